@@ -1,0 +1,148 @@
+"""Conditional DynamoDB writes, batched.
+
+BatchWriteItem cannot carry conditions, so conditional puts go out as TransactWriteItems (up to
+100 distinct items, all-or-nothing). When a transaction is cancelled, ``CancellationReasons``
+says, per item, why: ``ConditionalCheckFailed`` items are settled (the table already holds a
+newer or equal state), items marked ``None`` were only collateral and are sent again, and
+anything else falls back to one PutItem per item so each gets its own answer. A single item
+goes out as a plain PutItem: it costs one write unit where a transaction costs two.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import error_code, translate
+from bucketsync.errors import is_retryable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_LIMIT = 100
+_serializer = TypeSerializer()
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalPut:
+    """One PutItem guarded by a condition. ``item`` holds plain Python values."""
+
+    table: str
+    item: Mapping[str, Any]
+    condition: str | None = None
+    names: Mapping[str, str] | None = None
+    values: Mapping[str, Any] | None = None
+
+    def request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {"TableName": self.table, "Item": serialize(self.item)}
+        if self.condition:
+            request["ConditionExpression"] = self.condition
+        if self.names:
+            request["ExpressionAttributeNames"] = dict(self.names)
+        if self.values:
+            request["ExpressionAttributeValues"] = serialize(self.values)
+        return request
+
+
+# True: written. False: the condition failed (the table holds a newer or equal state).
+PutResult = bool | Exception
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
+
+
+class ConditionalWriter:
+    """Writes batches of ``ConditionalPut`` with as few requests as correctness allows."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        transact: bool = True,
+        max_rounds: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._transact = transact
+        self._max_rounds = max_rounds
+        self._sleep = sleep
+
+    def write(self, puts: Sequence[ConditionalPut]) -> list[PutResult]:
+        results: list[PutResult | None] = [None] * len(puts)
+        for start in range(0, len(puts), TRANSACTION_LIMIT):
+            chunk = list(range(start, min(start + TRANSACTION_LIMIT, len(puts))))
+            self._write_chunk(puts, chunk, results)
+        return [r if r is not None else RuntimeError("not written") for r in results]
+
+    def _write_chunk(
+        self, puts: Sequence[ConditionalPut], pending: list[int], results: list[PutResult | None]
+    ) -> None:
+        rounds = 0
+        while len(pending) > 1 and self._transact and rounds < self._max_rounds:
+            rounds += 1
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[{"Put": puts[i].request()} for i in pending]  # type: ignore[typeddict-item]
+                )
+            except ClientError as exc:
+                translated = translate(exc, "TransactWriteItems")
+                reasons = exc.response.get("CancellationReasons") or []
+                if error_code(exc) == "TransactionCanceledException" and len(reasons) == len(
+                    pending
+                ):
+                    pending, contended = _settle(reasons, pending, results)
+                elif is_retryable(translated):
+                    contended = True
+                elif error_code(exc) == "ValidationException":
+                    break  # one bad item spoils the request: find it item by item
+                else:
+                    raise translated from exc
+                if contended:
+                    self._sleep(min(0.05 * 2**rounds, 1.0) * random.uniform(0.5, 1.0))
+                continue
+            except BotoCoreError as exc:
+                raise translate(exc, "TransactWriteItems") from exc
+            for i in pending:
+                results[i] = True
+            return
+        for i in pending:
+            results[i] = self._put_one(puts[i])
+
+    def _put_one(self, put: ConditionalPut) -> PutResult:
+        try:
+            self._client.put_item(**put.request())
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            return translate(exc, "PutItem")
+        except BotoCoreError as exc:
+            return translate(exc, "PutItem")
+        return True
+
+
+def _settle(
+    reasons: Sequence[Mapping[str, Any]], pending: list[int], results: list[PutResult | None]
+) -> tuple[list[int], bool]:
+    """Apply a cancelled transaction's per-item reasons; return what to send again."""
+    again: list[int] = []
+    contended = False
+    for i, reason in zip(pending, reasons, strict=True):
+        code = reason.get("Code") or "None"
+        if code == "ConditionalCheckFailed":
+            results[i] = False
+        else:
+            # "None": collateral of another item's failure. Anything else (throttling,
+            # conflict, validation) is retried, then given its own PutItem and its own answer.
+            contended = contended or code != "None"
+            again.append(i)
+    return again, contended

@@ -1,0 +1,100 @@
+"""Reading an object's current state from S3 (HeadObject, and optional extras)."""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import error_code, http_status, translate
+from bucketsync.engine.state import ABSENT, ObjectState
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_TEXT_TYPES = ("text/", "application/json", "application/x-ndjson", "application/xml")
+_CHECKSUMS = ("CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1")
+
+
+def _is_text(content_type: str | None) -> bool:
+    return bool(content_type) and str(content_type).startswith(_TEXT_TYPES)
+
+
+class S3ObjectSource:
+    """``ObjectSource`` over boto3. A missing key (404, or a delete marker) is ``ABSENT``."""
+
+    def __init__(self, s3: S3Client, *, tags: bool = False, preview_chars: int = 0) -> None:
+        self._s3 = s3
+        self._tags = tags
+        self._preview_chars = preview_chars
+
+    def lookup(self, bucket: str, key: str) -> ObjectState:
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as exc:
+            # HeadObject has no body, so a missing key is only a status; without
+            # s3:ListBucket AWS answers 403 instead, which translate() reports as a config error.
+            if http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey"):
+                return ABSENT
+            raise translate(exc, f"HeadObject s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"HeadObject s3://{bucket}/{key}") from exc
+        state = state_from_head(head)
+        extras: dict[str, Any] = {}
+        if self._tags:
+            extras["tags"] = self._get_tags(bucket, key, state.version_id)
+        if self._preview_chars and _is_text(state.content_type) and state.size:
+            extras["preview"] = self._get_preview(bucket, key, state)
+        if not extras:
+            return state
+        return dataclasses.replace(state, **extras)
+
+    def _get_tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            answer = self._s3.get_object_tagging(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"GetObjectTagging s3://{bucket}/{key}") from exc
+        return {t["Key"]: t["Value"] for t in answer.get("TagSet", [])}
+
+    def _get_preview(self, bucket: str, key: str, state: ObjectState) -> str:
+        # UTF-8 needs at most 4 bytes a character; IfMatch keeps the preview from a newer object.
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Range": f"bytes=0-{self._preview_chars * 4 - 1}",
+        }
+        if state.version_id:
+            kwargs["VersionId"] = state.version_id
+        elif state.etag:
+            kwargs["IfMatch"] = f'"{state.etag}"'
+        try:
+            body = self._s3.get_object(**kwargs)["Body"]
+            raw = body.read()
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(raw, final=False)
+        return text[: self._preview_chars]
+
+
+def state_from_head(head: Any) -> ObjectState:
+    etag = str(head.get("ETag", "")).strip('"') or None
+    checksum = next((name for name in _CHECKSUMS if head.get(f"Checksum{name}")), None)
+    return ObjectState(
+        present=True,
+        size=head.get("ContentLength"),
+        etag=etag,
+        content_type=head.get("ContentType"),
+        last_modified=head.get("LastModified"),
+        version_id=head.get("VersionId"),
+        storage_class=head.get("StorageClass", "STANDARD"),
+        is_multipart=None if etag is None else "-" in etag,
+        encryption=head.get("ServerSideEncryption"),
+        kms_key_id=head.get("SSEKMSKeyId"),
+        checksum_algorithm=checksum,
+        metadata=dict(head.get("Metadata") or {}),
+    )

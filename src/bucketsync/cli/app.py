@@ -1,0 +1,52 @@
+"""Top-level Typer app and global options: every flag overrides one ``Settings`` field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bucketsync.cli import catalog, local, worker
+from bucketsync.logs import configure_logging
+from bucketsync.settings import Settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Keep DynamoDB and local mirrors exactly in sync with S3 buckets, event-driven.",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(local.app, name="local")
+app.command("worker")(worker.run)
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="AWS endpoint (the emulator). Default: real AWS.")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region.")] = None,
+    table: Annotated[str | None, typer.Option(help="Catalog table.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING...")] = None,
+) -> None:
+    """Settings come from BUCKETSYNC_* environment variables; these flags override them."""
+    settings = Settings().override(
+        endpoint_url=endpoint_url, region=region, table=table, log_level=log_level
+    )
+    configure_logging(settings)
+    ctx.obj = settings
+
+
+@app.command("config")
+def show_config(ctx: typer.Context) -> None:
+    """Print the effective settings (secrets redacted) and what each one means."""
+    settings: Settings = ctx.obj
+    table = Table("setting", "environment variable", "value", "meaning")
+    values = settings.redacted()
+    for name, field in Settings.model_fields.items():
+        shown = "**********" if "secret" in name or "access_key" in name else values[name]
+        table.add_row(name, f"BUCKETSYNC_{name.upper()}", str(shown), field.description or "")
+    Console().print(table)

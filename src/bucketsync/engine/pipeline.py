@@ -1,0 +1,211 @@
+"""The engine: messages → changes → one stamped update per key → every sink.
+
+Ordering and idempotency live in the stamps (``engine.stamp``) and the sinks' conditional
+writes; the engine's job is to pick, per key, which state to write and with which stamp,
+doing as few S3 lookups as correctness allows:
+
+* Events with sequencers: the newest change per key in the batch wins (older ones are already
+  superseded). A create is looked up with HeadObject (for content type, metadata...), unless
+  ``lean``; HeadObject may answer with a state newer than the event, which is fine: it is
+  written under the event's older stamp, so the newer event still overwrites it. A delete (or
+  delete marker) is a tombstone without a lookup. A permanent delete of one *version* is
+  looked up: an older version may have become current.
+* Events without sequencers (the emulator): every touched key is looked up once per batch and
+  written under an observation stamp taken before the lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bucketsync.engine.ports import ObjectSource, Sink
+from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
+from bucketsync.engine.state import ABSENT, ObjectState, Outcome, Update
+from bucketsync.errors import BucketSyncError, MalformedEventError
+from bucketsync.events import Change, ChangeKind, parse_message
+
+log = logging.getLogger(__name__)
+
+Ordering = Literal["auto", "sequencer", "observed"]
+GroupKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One unit of delivery (an SQS message, an HTTP request): it succeeds or fails whole."""
+
+    id: str
+    body: str
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What happened to a batch: per-message failures and per-sink outcome counts."""
+
+    failures: dict[str, BaseException] = field(default_factory=dict)
+    changes: int = 0
+    keys: int = 0
+    lookups: int = 0
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, sink: str, outcome: str) -> None:
+        per_sink = self.outcomes.setdefault(sink, {})
+        per_sink[outcome] = per_sink.get(outcome, 0) + 1
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One key's changes in this batch and how its state will be found."""
+
+    changes: list[Change]
+    messages: set[str]
+    stamp: str = ""
+    state: ObjectState | None = None
+    error: BaseException | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        source: ObjectSource,
+        sinks: Sequence[Sink],
+        *,
+        lean: bool = False,
+        ordering: Ordering = "auto",
+        executor: Executor | None = None,
+        clock: ObservationClock | None = None,
+    ) -> None:
+        if not sinks:
+            raise ValueError("an engine needs at least one sink")
+        self.source = source
+        self.sinks = list(sinks)
+        self.lean = lean
+        self.ordering = ordering
+        self._executor = executor or ThreadPoolExecutor(16, thread_name_prefix="bucketsync-s3")
+        self._clock = clock or ObservationClock()
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def process_messages(self, messages: Iterable[Message]) -> BatchReport:
+        """Parse and apply a batch; a message fails only if its own body or keys failed."""
+        report = BatchReport()
+        tagged: list[tuple[str, Change]] = []
+        for message in messages:
+            try:
+                changes = parse_message(message.body)
+            except MalformedEventError as exc:
+                log.warning("malformed message %s: %s", message.id, exc)
+                report.failures[message.id] = exc
+                continue
+            tagged.extend((message.id, change) for change in changes)
+        self._apply(tagged, report)
+        return report
+
+    def process_changes(self, changes: Iterable[Change], message_id: str = "event") -> BatchReport:
+        """Apply already-parsed changes as one unit of delivery."""
+        report = BatchReport()
+        self._apply([(message_id, change) for change in changes], report)
+        return report
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def _apply(self, tagged: list[tuple[str, Change]], report: BatchReport) -> None:
+        plans: dict[GroupKey, _Plan] = {}
+        for message_id, change in tagged:
+            plan = plans.setdefault((change.bucket, change.key), _Plan([], set()))
+            plan.changes.append(change)
+            plan.messages.add(message_id)
+        report.changes = len(tagged)
+        report.keys = len(plans)
+        if not plans:
+            return
+
+        lookups = [(gk, plan) for gk, plan in plans.items() if self._plan(plan)]
+        report.lookups = len(lookups)
+        for _, plan in lookups:
+            # Taken before the lookup starts: see the timeline in engine.stamp.
+            plan.stamp = plan.stamp or self._clock.stamp()
+        futures = [
+            (plan, self._executor.submit(self.source.lookup, bucket, key))
+            for (bucket, key), plan in lookups
+        ]
+        for plan, future in futures:
+            try:
+                plan.state = future.result()
+            except BucketSyncError as exc:
+                plan.error = exc
+            except Exception as exc:  # a bug in a source must fail its keys, not the batch
+                log.exception("lookup failed")
+                plan.error = exc
+
+        ready = [(gk, plan) for gk, plan in plans.items() if plan.error is None]
+        updates = [
+            Update(gk[0], gk[1], plan.state or ABSENT, plan.stamp, tuple(plan.changes))
+            for gk, plan in ready
+        ]
+        for sink in self.sinks:
+            results = self._sink_apply(sink, updates)
+            for (_, plan), result in zip(ready, results, strict=True):
+                if isinstance(result, BaseException):
+                    plan.error = plan.error or result
+                    report.count(sink.name, "failed")
+                else:
+                    report.count(sink.name, result.value)
+
+        for (bucket, key), plan in plans.items():
+            if plan.error is None:
+                continue
+            log.warning("s3://%s/%s failed: %s", bucket, key, plan.error)
+            for message_id in plan.messages:
+                report.failures.setdefault(message_id, plan.error)
+
+    def _plan(self, plan: _Plan) -> bool:
+        """Choose the stamp and, when no lookup is needed, the state. True: look it up."""
+        changes = plan.changes
+        use_sequencer = self.ordering != "observed" and all(c.sequencer for c in changes)
+        if not use_sequencer:
+            if self.ordering == "sequencer":
+                plan.error = MalformedEventError(
+                    "ordering=sequencer but an event carries no sequencer"
+                )
+                return False
+            return True
+        changes.sort(key=lambda c: sequencer_stamp(c.sequencer or ""))
+        newest = changes[-1]
+        plan.stamp = sequencer_stamp(newest.sequencer or "")
+        if newest.kind is ChangeKind.REMOVED:
+            if newest.removes_specific_version:
+                return True
+            plan.state = ABSENT
+            return False
+        if self.lean:
+            plan.state = ObjectState(
+                present=True,
+                size=newest.size,
+                etag=newest.etag,
+                version_id=newest.version_id,
+                is_multipart=None if newest.etag is None else "-" in newest.etag,
+            )
+            return False
+        return True
+
+    @staticmethod
+    def _sink_apply(sink: Sink, updates: list[Update]) -> list[Outcome | BaseException]:
+        if not updates:
+            return []
+        try:
+            results = sink.apply(updates)
+        except Exception as exc:  # a sink that fails whole fails every key it was given
+            log.exception("sink %s failed", sink.name)
+            return [exc] * len(updates)
+        if len(results) != len(updates):
+            error = RuntimeError(f"sink {sink.name} returned {len(results)} results")
+            return [error] * len(updates)
+        return results
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

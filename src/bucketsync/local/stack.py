@@ -1,0 +1,292 @@
+"""The local stack: bucket → notification → queue (with DLQ) → worker → catalog table.
+
+``ensure_stack`` is idempotent and converging: run it any number of times against the emulator
+(or a real account) and it creates what is missing and fixes what differs, without touching
+anything else on the bucket. The same calls work on real AWS, including the queue policy that
+lets S3 deliver to the queue, which the emulator does not check.
+
+Setting the bucket's notification configuration makes S3 (and the emulator) send one
+``s3:TestEvent`` message to the queue::
+
+    {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "...", "Bucket": "<bucket>", ...}
+
+It is deliberately left in the queue: it is what real S3 does, and the engine must recognise
+and skip it. ``ensure_stack`` only sets the configuration when ours is missing or differs, so
+calling it again sends no further test event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.clients import Clients
+from bucketsync.aws.errors import error_code, translate
+from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE, table_definition
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+NOTIFICATION_ID: Final = "bucketsync"
+NOTIFICATION_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+DLQ_SUFFIX: Final = "-dlq"
+DEFAULT_PREFIX: Final = "bucketsync-local"
+DEFAULT_TABLE: Final = "bucketsync-catalog"  # Settings.table's default
+# Buckets allow 63 characters, queues 80 (the DLQ adds 4): the bucket is the tightest.
+_MAX_NAME: Final = 63
+_UNIQUE_DIGITS: Final = 12
+
+
+def _slug(prefix: str, room: int) -> str:
+    """``prefix`` reduced to what a bucket, a queue and a table name all accept."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", prefix.lower()).strip("-")
+    slug = re.sub(r"-{2,}", "-", slug)[:room].rstrip("-")
+    return slug or "bucketsync"
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Names of the four resources; positional order: bucket, queue, dlq, table."""
+
+    bucket: str
+    queue: str
+    dlq: str
+    table: str
+
+    @classmethod
+    def named(cls, prefix: str) -> StackNames:
+        """Deterministic names from one prefix: ``<p>``, ``<p>``, ``<p>-dlq``, ``<p>``."""
+        base = _slug(prefix, _MAX_NAME)
+        if len(base) < 3:
+            base = f"{base}-bs"
+        return cls(bucket=base, queue=base, dlq=f"{base}{DLQ_SUFFIX}", table=base)
+
+    @classmethod
+    def default(cls) -> StackNames:
+        """The names ``bucketsync local up`` uses; the table is ``Settings.table``'s default."""
+        return cls(
+            bucket=DEFAULT_PREFIX,
+            queue=DEFAULT_PREFIX,
+            dlq=f"{DEFAULT_PREFIX}{DLQ_SUFFIX}",
+            table=DEFAULT_TABLE,
+        )
+
+    @classmethod
+    def unique(cls, prefix: str = "bs") -> StackNames:
+        """Fresh names no other call returns: ``<prefix>-<12 hex digits>`` (prefix sanitised)."""
+        token = uuid.uuid4().hex[:_UNIQUE_DIGITS]
+        return cls.named(f"{_slug(prefix, _MAX_NAME - _UNIQUE_DIGITS - 1)}-{token}")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What ``ensure_stack`` made, with the URLs and ARNs the worker and tests need."""
+
+    names: StackNames
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    versioned: bool = False  # versioning is enabled on the bucket (whoever enabled it)
+
+    @property
+    def bucket(self) -> str:
+        return self.names.bucket
+
+    @property
+    def table(self) -> str:
+        return self.names.table
+
+
+@contextmanager
+def _step(action: str) -> Iterator[None]:
+    """SDK failures become bucketsync errors that say which step failed."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action) from exc
+
+
+def ensure_stack(
+    clients: Clients,
+    names: StackNames,
+    *,
+    max_receive_count: int = 3,
+    visibility_timeout: int = 30,
+    versioned: bool = False,
+) -> Stack:
+    """Create or converge the bucket, DLQ, queue (redrive, S3 policy), table (TTL), notification.
+
+    ``versioned=True`` enables versioning on the bucket; ``False`` leaves an existing bucket's
+    versioning as it is (S3 cannot un-version a bucket, only suspend it).
+    """
+    region = clients.settings.region
+    is_versioned = _ensure_bucket(clients, names.bucket, region, versioned)
+    dlq_url, dlq_arn = _ensure_queue(clients, names.dlq, {})
+    queue_url, queue_arn = _ensure_queue(
+        clients,
+        names.queue,
+        {
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+            ),
+        },
+    )
+    _ensure_queue_policy(clients, queue_url, queue_arn, names.bucket)
+    _ensure_table(clients, names.table)
+    _ensure_notification(clients, names.bucket, queue_arn)
+    return Stack(names, queue_url, queue_arn, dlq_url, dlq_arn, versioned=is_versioned)
+
+
+def teardown_stack(clients: Clients, names: StackNames) -> None:
+    """Delete everything ``ensure_stack`` made for ``names``; what is already gone is skipped.
+
+    Meant for tests and the emulator: on a real account it deletes every object in the bucket.
+    """
+    s3, sqs, dynamodb = clients.s3, clients.sqs, clients.dynamodb
+    with _step(f"empty bucket {names.bucket}"), _absent_ok("NoSuchBucket"):
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=names.bucket)
+        for page in pages:
+            doomed: list[ObjectIdentifierTypeDef] = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            if doomed:
+                s3.delete_objects(Bucket=names.bucket, Delete={"Objects": doomed, "Quiet": True})
+        s3.delete_bucket(Bucket=names.bucket)
+    for queue in (names.queue, names.dlq):
+        with (
+            _step(f"delete queue {queue}"),
+            _absent_ok("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"),
+        ):
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+    with _step(f"delete table {names.table}"), _absent_ok("ResourceNotFoundException"):
+        dynamodb.delete_table(TableName=names.table)
+
+
+@contextmanager
+def _absent_ok(*codes: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) not in codes:
+            raise
+
+
+# --- one function per resource
+
+
+def _ensure_bucket(clients: Clients, bucket: str, region: str, versioned: bool) -> bool:
+    """Create the bucket if missing; return whether versioning is enabled on it now."""
+    s3 = clients.s3
+    with _step(f"CreateBucket {bucket}"), _absent_ok("BucketAlreadyOwnedByYou"):
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
+    if versioned:
+        with _step(f"PutBucketVersioning {bucket}"):
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        return True
+    with _step(f"GetBucketVersioning {bucket}"):
+        return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+
+
+def _ensure_queue(clients: Clients, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    """Create the queue if missing, then set ``attributes`` (so a changed setting converges)."""
+    sqs = clients.sqs
+    with _step(f"CreateQueue {name}"):
+        # Without attributes CreateQueue on an existing queue returns its URL and changes nothing.
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        if attributes:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    return url, arn
+
+
+def _ensure_queue_policy(clients: Clients, queue_url: str, queue_arn: str, bucket: str) -> None:
+    """Let S3 send this bucket's notifications to the queue (real AWS refuses otherwise)."""
+    _, partition, _, _, account, _ = queue_arn.split(":", 5)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowS3Notifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:s3:::{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            }
+        ],
+    }
+    with _step(f"SetQueueAttributes Policy {queue_arn}"):
+        clients.sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}
+        )
+
+
+def _ensure_table(clients: Clients, table: str) -> None:
+    dynamodb = clients.dynamodb
+    with _step(f"CreateTable {table}"), _absent_ok("ResourceInUseException"):
+        dynamodb.create_table(**table_definition(table))
+    with _step(f"wait for table {table}"):
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+    with _step(f"TTL on {table}"):
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        enabled = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        if enabled and ttl.get("AttributeName") == TTL_ATTRIBUTE:
+            return
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+
+
+def _ours(queue_arn: str) -> dict[str, Any]:
+    return {"Id": NOTIFICATION_ID, "QueueArn": queue_arn, "Events": list(NOTIFICATION_EVENTS)}
+
+
+def _same(configuration: dict[str, Any], queue_arn: str) -> bool:
+    return (
+        configuration.get("QueueArn") == queue_arn
+        and set(configuration.get("Events", [])) == set(NOTIFICATION_EVENTS)
+        and not configuration.get("Filter", {}).get("Key", {}).get("FilterRules")
+    )
+
+
+def _ensure_notification(clients: Clients, bucket: str, queue_arn: str) -> None:
+    """Add (or replace) our queue configuration, keeping every other one on the bucket."""
+    s3 = clients.s3
+    with _step(f"PutBucketNotificationConfiguration {bucket}"):
+        current: dict[str, Any] = dict(s3.get_bucket_notification_configuration(Bucket=bucket))
+        current.pop("ResponseMetadata", None)
+        queues: list[dict[str, Any]] = list(current.get("QueueConfigurations", []))
+        if any(_same(q, queue_arn) for q in queues if q.get("Id") == NOTIFICATION_ID):
+            return
+        current["QueueConfigurations"] = [
+            *(q for q in queues if q.get("Id") != NOTIFICATION_ID),
+            _ours(queue_arn),
+        ]
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration=current,  # type: ignore[arg-type]
+        )

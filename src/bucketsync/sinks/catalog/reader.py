@@ -1,0 +1,76 @@
+"""Reading the catalog back: the current view of a bucket, or one key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import translate
+from bucketsync.sinks.catalog import schema
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers arrive as Decimal; give callers ints where they are whole."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+class CatalogReader:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    def list(
+        self, bucket: str, prefix: str = "", *, include_deleted: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Items of ``bucket`` whose key starts with ``prefix``, in key order."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": {"S": schema.partition_key(bucket)},
+                ":sk": {"S": schema.sort_key(prefix)},
+            },
+        )
+        try:
+            for page in pages:
+                for raw in page.get("Items", []):
+                    item = deserialize(raw)
+                    if include_deleted or not item.get("deleted"):
+                        yield item
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"Query {self.table}") from exc
+
+    def get(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            answer = self._client.get_item(
+                TableName=self.table,
+                Key={
+                    schema.PK: {"S": schema.partition_key(bucket)},
+                    schema.SK: {"S": schema.sort_key(key)},
+                },
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"GetItem {self.table}") from exc
+        raw = answer.get("Item")
+        return deserialize(raw) if raw else None
