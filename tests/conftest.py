@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.emulator import (
@@ -32,6 +31,7 @@ from bucketsync.local.emulator import (
     FAKE_ACCESS_KEY_ID,
     FAKE_SECRET_ACCESS_KEY,
     Emulator,
+    emulator_settings,
 )
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_stack
 from bucketsync.settings import Settings
@@ -91,14 +91,10 @@ def names(request: pytest.FixtureRequest) -> StackNames:
 
 @pytest.fixture
 def settings(emulator: Emulator, names: StackNames) -> Settings:
-    return Settings(
-        endpoint_url=emulator.endpoint_url,
-        region=DEFAULT_REGION,
-        access_key_id=SecretStr(FAKE_ACCESS_KEY_ID),
-        secret_access_key=SecretStr(FAKE_SECRET_ACCESS_KEY),
+    return emulator_settings(
+        emulator,
         table=names.table,
         queue_url=f"{emulator.endpoint_url}/{MOTO_ACCOUNT_ID}/{names.queue}",
-        wait_time_seconds=1,  # a stopping worker returns within a second
     )
 
 

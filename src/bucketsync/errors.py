@@ -7,8 +7,9 @@
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
     └── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
 
-Only the `aws` package catches botocore's ``ClientError``; it translates into these with
-``raise ... from exc`` so the engine and the runtimes never see SDK types.
+botocore's ``ClientError`` is caught only where an AWS call is made, and translated at once by
+``bucketsync.aws.errors.translate`` (``raise ... from exc``), so the engine and everything
+above it only ever see these types.
 Stale and duplicate changes are *not* errors: they are normal outcomes of at-least-once,
 out-of-order delivery and are reported as such by the sinks.
 """

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ORDERING_MODES = ("auto", "sequencer", "observed")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -58,7 +59,9 @@ class Settings(BaseSettings):
         description="How long a delete's tombstone lives; must exceed the longest event delay.",
     )
     preview: bool = Field(default=False, description="Store the first 500 characters of text.")
-    preview_chars: int = Field(default=500, ge=1, le=100_000)
+    preview_chars: int = Field(
+        default=500, ge=1, le=100_000, description="How many characters the preview keeps."
+    )
     tags: bool = Field(default=False, description="Store object tags (one GetObjectTagging each).")
     journal: bool = Field(default=False, description="Also keep one item per version (journal).")
     journal_ttl_days: float = Field(default=90.0, gt=0, description="Journal items expire after.")
@@ -67,16 +70,23 @@ class Settings(BaseSettings):
     # --- worker
     worker_threads: int = Field(default=4, ge=1, le=64, description="Batches in flight.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long poll.")
-    visibility_timeout: int | None = Field(default=None, ge=0, le=43200)
+    visibility_timeout: int | None = Field(
+        default=None, ge=0, le=43200, description="SQS visibility timeout; unset: the queue's."
+    )
 
     # --- logs
-    log_level: str = Field(default="INFO")
-    log_format: Literal["auto", "json", "text"] = Field(default="auto")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: JSON in Lambda, readable lines on a terminal."
+    )
 
     @field_validator("log_level")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     def override(self, **changes: Any) -> Settings:
         """A copy with CLI flags applied; ``None`` means "flag not given"."""

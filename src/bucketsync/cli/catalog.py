@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bucketsync.aws.clients import Clients
 from bucketsync.cli.common import parse_s3_uri
@@ -24,14 +26,24 @@ def _reader(ctx: typer.Context) -> CatalogReader:
     return CatalogReader(Clients(settings).dynamodb, settings.table)
 
 
-def render(items: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in COLUMNS:
+def render(items: list[dict[str, Any]], title: str, columns: tuple[str, ...] = COLUMNS) -> Table:
+    table = Table(title=Text(title))
+    for column in columns:
         table.add_column(column, overflow="fold", justify="right" if column == "size" else "left")
     for item in items:
         style = "dim strike" if item.get("deleted") else None
-        table.add_row(*(str(item.get(c, "")) for c in COLUMNS), style=style)
+        # Keys are data, never Rich markup: 'report [final].pdf' must show as it is.
+        table.add_row(*(escape(_cell(item, c)) for c in columns), style=style)
     return table
+
+
+def _cell(item: dict[str, Any], column: str) -> str:
+    value = item.get(column)
+    if value is None:
+        return "(deleted)" if column == "size" and item.get("deleted") else ""
+    if column == "etag":
+        return str(value)[:12]
+    return str(value)
 
 
 @app.command("ls")
@@ -67,7 +79,7 @@ def get(
     if as_json:
         typer.echo(json.dumps(item, ensure_ascii=False, default=str, indent=2))
         return
-    table = Table("attribute", "value", title=uri)
+    table = Table("attribute", "value", title=Text(uri))
     for name in sorted(item):
-        table.add_row(name, json.dumps(item[name], ensure_ascii=False, default=str))
+        table.add_row(name, Text(json.dumps(item[name], ensure_ascii=False, default=str)))
     Console().print(table)

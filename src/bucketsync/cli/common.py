@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import typer
+
+_SCHEME = "s3://"
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/key`` → ``("bucket", "some/key")``; the key may be empty."""
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc:
+    """``s3://bucket/some/key`` → ``("bucket", "some/key")``; the key may be empty.
+
+    Split by hand, not with urlsplit: S3 keys may hold ``#``, ``?`` and spaces, and urlsplit
+    would strip or reinterpret them.
+    """
+    if not uri.startswith(_SCHEME):
         raise typer.BadParameter(f"expected s3://bucket/key, got {uri!r}")
-    # urlsplit would treat '#' and '?' as URL syntax; S3 keys may contain both.
-    rest = uri[len("s3://") + len(parts.netloc) :]
-    return parts.netloc, rest.removeprefix("/")
+    bucket, _, key = uri[len(_SCHEME) :].partition("/")
+    if not bucket or any(c.isspace() or not c.isprintable() for c in bucket):
+        raise typer.BadParameter(f"expected s3://bucket/key with a valid bucket, got {uri!r}")
+    return bucket, key

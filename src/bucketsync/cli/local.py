@@ -6,22 +6,26 @@ import threading
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local import demo as demo_script
-from bucketsync.local.emulator import (
-    FAKE_ACCESS_KEY_ID,
-    FAKE_SECRET_ACCESS_KEY,
-    Emulator,
-    settings_for,
-)
+from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.runtimes.worker import Worker, install_signal_handlers
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_engine
+
+_STACK_FIELDS = {
+    "endpoint_url",
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    "table",
+    "queue_url",
+    "wait_time_seconds",
+}
 
 app = typer.Typer(no_args_is_help=True, help="Run the whole pipeline on this machine.")
 
@@ -45,13 +49,9 @@ def up(
     names = StackNames.named(prefix) if prefix else StackNames.default()
     with Emulator(port=port or None) as emulator:
         base: Settings = ctx.obj
-        settings = base.override(
-            endpoint_url=emulator.endpoint_url,
-            access_key_id=SecretStr(FAKE_ACCESS_KEY_ID),
-            secret_access_key=SecretStr(FAKE_SECRET_ACCESS_KEY),
-            table=names.table,
-            wait_time_seconds=1,
-        )
+        # The user's sync options carry over; where AWS is and what to sync is the stack's.
+        options = base.model_dump(exclude=_STACK_FIELDS)
+        settings = emulator_settings(emulator, **options, table=names.table)
         clients = Clients(settings)
         stack = ensure_stack(clients, names)
         settings = settings.override(queue_url=stack.queue_url)
@@ -60,17 +60,25 @@ def up(
             "BUCKETSYNC_TABLE": stack.table,
             "BUCKETSYNC_QUEUE_URL": stack.queue_url,
         }
-        exports = "\n".join(f"export {k}={v}" for k, v in env.items())
         console.print(
             Panel(
                 f"endpoint  {emulator.endpoint_url}\nbucket    {stack.bucket}\n"
                 f"queue     {stack.queue_url}\ndlq       {stack.dlq_url}\n"
-                f"table     {stack.table}\n\n{exports}\n\n"
-                f"aws --endpoint-url {emulator.endpoint_url} s3 cp FILE s3://{stack.bucket}/\n"
-                f"bucketsync catalog ls s3://{stack.bucket}/",
+                f"table     {stack.table}",
                 title="bucketsync local stack — Ctrl-C to stop",
             )
         )
+        console.print("# to use it from boto3, the AWS CLI or bucketsync, in another shell:")
+        # Plain lines, so `eval "$(grep ^export ...)"` and copy-paste both work.
+        for name, value in env.items():
+            console.print(f"export {name}={value}", soft_wrap=True, highlight=False)
+        console.print(
+            f"# aws --endpoint-url {emulator.endpoint_url} s3 cp FILE s3://{stack.bucket}/\n"
+            f"# bucketsync catalog ls s3://{stack.bucket}/",
+            soft_wrap=True,
+            highlight=False,
+        )
+        console.file.flush()
         stop = threading.Event()
         install_signal_handlers(stop)
         worker = Worker(

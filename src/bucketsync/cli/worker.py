@@ -40,7 +40,7 @@ def run(
         wait_time_seconds=settings.wait_time_seconds,
     )
     if drain:
-        stats = worker.drain()
+        stats = worker.drain(timeout=None)
     else:
         stop = threading.Event()
         install_signal_handlers(stop)

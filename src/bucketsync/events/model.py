@@ -8,6 +8,8 @@ from enum import StrEnum
 
 
 class ChangeKind(StrEnum):
+    """What happened to the object in the current view: it exists now, or it is gone."""
+
     CREATED = "created"
     REMOVED = "removed"
 

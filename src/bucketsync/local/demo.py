@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -19,21 +18,24 @@ from rich.table import Table
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
-from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY, Emulator
+from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import Stack, StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.worker import Worker
-from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.wiring import build_engine
 
 TRICKY_KEYS = {
-    "reports/2026/11/summary report.txt": b"Q4 numbers, first draft\n",
-    "a+b=c & d.txt": b"plus, equals, ampersand and spaces\n",
-    "caf\u00e9/men\u00fc \u2014 \u65e5\u672c.json": b'{"dish": "cr\xc3\xaape"}\n',
-    "deep/1/2/3/4/5/6/7/8/leaf.csv": b"id,name\n1,leaf\n",
-    "percent%20not-decoded-twice.txt": b"%20 stays %20\n",
+    "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
+    "a+b=c & d.txt": (b"plus, equals, ampersand and spaces\n", "text/plain"),
+    "caf\u00e9/men\u00fc \u2014 \u65e5\u672c.json": (
+        b'{"dish": "cr\xc3\xaape"}\n',
+        "application/json",
+    ),
+    "deep/1/2/3/4/5/6/7/8/leaf.csv": (b"id,name\n1,leaf\n", "text/csv"),
+    "percent%20not-decoded-twice.txt": (b"%20 stays %20\n", "text/plain"),
 }
+SHOWN = ("object_key", "size", "etag", "content_type", "event_type")
 OVERWRITTEN = "reports/2026/11/summary report.txt"
 DELETED = "a+b=c & d.txt"
 
@@ -76,24 +78,19 @@ def run(console: Console | None = None) -> int:
     console.print(Panel.fit("bucketsync demo: S3 → SQS → worker → DynamoDB, on a local emulator"))
     with Emulator() as emulator:
         console.print(f"emulator (moto server) listening on [bold]{emulator.endpoint_url}[/]")
-        settings = Settings(
-            endpoint_url=emulator.endpoint_url,
-            access_key_id=SecretStr(FAKE_ACCESS_KEY_ID),
-            secret_access_key=SecretStr(FAKE_SECRET_ACCESS_KEY),
-            table="bucketsync-demo",
-            wait_time_seconds=1,
-        )
-        counter = RequestCounter()
-        clients = Clients(settings, counter)
+        settings = emulator_settings(emulator, table="bucketsync-demo")
+        clients = Clients(settings)
+        counter = RequestCounter()  # counts the worker's requests only
         stack = ensure_stack(clients, StackNames.named("bucketsync-demo"))
         console.print(
             f"bucket [bold]{stack.names.bucket}[/], queue → DLQ after 3 receives, "
             f"table [bold]{settings.table}[/]"
         )
         demo = Demo(console, clients, stack, CatalogReader(clients.dynamodb, settings.table))
+        counted = Clients(settings, counter)
         worker = Worker(
-            build_engine(settings, clients),
-            clients.sqs,
+            build_engine(settings, counted),
+            counted.sqs,
             stack.queue_url,
             threads=2,
             wait_time_seconds=1,
@@ -116,13 +113,18 @@ def run(console: Console | None = None) -> int:
 def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     console, s3, bucket = demo.console, demo.clients.s3, demo.bucket
     console.rule("1. upload objects with tricky keys")
-    for key, body in TRICKY_KEYS.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    for key, (body, content_type) in TRICKY_KEYS.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         console.print(f"  put {key!r}")
     demo.wait("every upload is in the catalog", lambda: demo.catalog() == demo.listing())
 
     console.rule("2. overwrite one")
-    s3.put_object(Bucket=bucket, Key=OVERWRITTEN, Body=b"Q4 numbers, final, with corrections\n")
+    s3.put_object(
+        Bucket=bucket,
+        Key=OVERWRITTEN,
+        Body=b"Q4 numbers, final, with corrections\n",
+        ContentType="text/plain",
+    )
     demo.wait("the overwrite replaced its item", lambda: demo.catalog() == demo.listing())
 
     console.rule("3. delete one")
@@ -135,9 +137,10 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     demo.wait("it ended in the DLQ, alone", lambda: demo.dlq_depth() == 1)
 
     console.rule("the catalog")
-    console.print(render(list(demo.reader.list(bucket, include_deleted=True)), f"s3://{bucket}"))
+    items = list(demo.reader.list(bucket, include_deleted=True))
+    console.print(render(items, f"catalog of s3://{bucket} (table {demo.reader.table})", SHOWN))
     drift = compare(demo.listing(), demo.catalog())
-    requests = Table("AWS requests made during the demo", "count")
+    requests = Table("AWS requests the worker made", "count")
     for name, count in counter.snapshot().items():
         requests.add_row(name, str(count))
     console.print(requests)

@@ -24,9 +24,12 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import IO, Final, Self
+from typing import IO, Any, Final, Self
+
+from pydantic import SecretStr
 
 from bucketsync.errors import BucketSyncError
+from bucketsync.settings import Settings
 
 LOOPBACK: Final = "127.0.0.1"
 FAKE_ACCESS_KEY_ID: Final = "testing"
@@ -213,6 +216,9 @@ class Emulator:
             stderr=subprocess.STDOUT,
             env=environment,
             close_fds=True,
+            # Its own session: a terminal's Ctrl-C reaches bucketsync, which drains its
+            # in-flight batches and only then stops the emulator (in stop()).
+            start_new_session=True,
         )
         self._port = port
         # The server logs every request; an unread pipe would fill up and block it.
@@ -279,3 +285,15 @@ def settings_for(emulator: Emulator, region: str = DEFAULT_REGION) -> dict[str, 
         "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": region,
     }
+
+
+def emulator_settings(emulator: Emulator, **overrides: Any) -> Settings:
+    """A ``Settings`` aimed at the emulator, with its fake credentials and short long polls."""
+    base = Settings(
+        endpoint_url=emulator.endpoint_url,
+        region=DEFAULT_REGION,
+        access_key_id=SecretStr(FAKE_ACCESS_KEY_ID),
+        secret_access_key=SecretStr(FAKE_SECRET_ACCESS_KEY),
+        wait_time_seconds=1,  # a stopping worker returns within a second
+    )
+    return base.override(**overrides)

@@ -173,10 +173,10 @@ class Worker:
                 stop.wait(min(30.0, 0.5 * 2**failures))
 
     def drain(
-        self, *, idle_polls: int = 2, wait_time_seconds: int = 1, timeout: float = 120.0
+        self, *, idle_polls: int = 2, wait_time_seconds: int = 1, timeout: float | None = 120.0
     ) -> WorkerStats:
         """Poll on this thread until the queue gave ``idle_polls`` empty answers in a row."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout if timeout is not None else float("inf")
         total = WorkerStats()
         idle = 0
         while idle < idle_polls and time.monotonic() < deadline:
