@@ -354,7 +354,7 @@ def test_stale_event_storm_after_the_history_resurrects_nothing(
             or (event.name.startswith("ObjectRemoved") and event.key in history.expected)
         ]
         assert stale, f"seed={seed}: the history left nothing stale to replay"
-        storm = [rng.choice(stale) for _ in range(200)]
+        storm = [rng.choice(stale) for _ in range(150)]
         send_bodies(
             clients,
             stack.queue_url,

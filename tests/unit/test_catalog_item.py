@@ -9,6 +9,7 @@ import pytest
 from bucketsync.engine.state import ABSENT, ObjectState, Update
 from bucketsync.errors import SinkWriteError
 from bucketsync.events import Change, ChangeKind
+from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.item import MAX_ITEM_BYTES, current_item, item_size, journal_item
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -88,3 +89,16 @@ def test_journal_item_is_keyed_per_change_and_expires() -> None:
     assert entry["sk"].startswith("JOURNAL#k#0A#")
     assert entry["record_type"] == "CREATE"
     assert entry["expires_at"] == int(NOW.timestamp()) + 3600
+
+
+@pytest.mark.parametrize("length", [1020, 1021, 1024])
+def test_keys_up_to_s3s_1024_bytes_fit_dynamodbs_sort_key(length: int) -> None:
+    key = "k" * (length - 2) + "é"  # a 2-byte character at the cut
+    for sk in (schema.sort_key(key), schema.journal_sort_key(key, "S" + "0" * 64 + "#etag")):
+        assert len(sk.encode()) <= schema.MAX_SORT_KEY_BYTES
+    assert schema.sort_key(key) != schema.sort_key(key[:-1] + "e")  # still unique
+    assert schema.sort_key(key).startswith(schema.key_prefix("k" * 900))  # still prefix-listable
+    item = current_item(
+        update(ObjectState(present=True, size=1), key=key), now=NOW, tombstone_ttl_seconds=1
+    )
+    assert item["object_key"] == key

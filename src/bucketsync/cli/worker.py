@@ -39,11 +39,11 @@ def run(
         threads=settings.worker_threads,
         wait_time_seconds=settings.wait_time_seconds,
     )
+    stop = threading.Event()
+    install_signal_handlers(stop)
     if drain:
-        stats = worker.drain(timeout=None)
+        stats = worker.drain(timeout=None, stop=stop)
     else:
-        stop = threading.Event()
-        install_signal_handlers(stop)
         log.info("polling %s with %d threads", settings.queue_url, settings.worker_threads)
         stats = worker.run(stop)
     typer.echo(

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import translate
 from bucketsync.engine.pipeline import Engine
-from bucketsync.errors import MalformedEventError
+from bucketsync.errors import is_retryable
 from bucketsync.runtimes.processor import EngineBatchProcessor
 
 if TYPE_CHECKING:
@@ -126,11 +126,8 @@ class Worker:
             if error is None:
                 continue
             receives = int(record["attributes"].get("ApproximateReceiveCount", "1"))
-            delay = (
-                0
-                if isinstance(error, MalformedEventError)
-                else min(MAX_BACKOFF_SECONDS, 2**receives)
-            )
+            # A failure no retry can fix goes back at once, to reach the DLQ quickly.
+            delay = min(MAX_BACKOFF_SECONDS, 2**receives) if is_retryable(error) else 0
             entries.append(
                 {"Id": str(i), "ReceiptHandle": record["receiptHandle"], "VisibilityTimeout": delay}
             )
@@ -173,13 +170,21 @@ class Worker:
                 stop.wait(min(30.0, 0.5 * 2**failures))
 
     def drain(
-        self, *, idle_polls: int = 2, wait_time_seconds: int = 1, timeout: float | None = 120.0
+        self,
+        *,
+        idle_polls: int = 2,
+        wait_time_seconds: int = 1,
+        timeout: float | None = 120.0,
+        stop: threading.Event | None = None,
     ) -> WorkerStats:
-        """Poll on this thread until the queue gave ``idle_polls`` empty answers in a row."""
+        """Poll on this thread until the queue gave ``idle_polls`` empty answers in a row
+        (or ``stop`` is set, or ``timeout`` seconds passed)."""
         deadline = time.monotonic() + timeout if timeout is not None else float("inf")
         total = WorkerStats()
         idle = 0
         while idle < idle_polls and time.monotonic() < deadline:
+            if stop is not None and stop.is_set():
+                break
             cycle = self.poll_once(wait_time_seconds)
             total.add(cycle)
             idle = idle + 1 if cycle.received == 0 else 0

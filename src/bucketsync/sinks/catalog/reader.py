@@ -48,7 +48,7 @@ class CatalogReader:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
             ExpressionAttributeValues={
                 ":pk": {"S": schema.partition_key(bucket)},
-                ":sk": {"S": schema.sort_key(prefix)},
+                ":sk": {"S": schema.key_prefix(prefix)},
             },
         )
         try:

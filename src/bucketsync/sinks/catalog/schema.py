@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 PK = "pk"
@@ -21,12 +22,36 @@ def partition_key(bucket: str) -> str:
     return f"BUCKET#{bucket}"
 
 
+# DynamoDB caps a sort key at 1024 bytes; S3 keys may be 1024 bytes themselves.
+MAX_SORT_KEY_BYTES = 1024
+_DIGEST_MARK = "~"
+
+
+def _bounded(head: str, key: str, tail: str = "") -> str:
+    """``head + key + tail``, or, when that exceeds 1024 bytes, ``head + <the key's first
+    bytes> + ~<sha256 of the key> + tail``: still unique, still sorted and prefix-queryable
+    by its first ~900 bytes. The full key is always kept in ``object_key``.
+    """
+    whole = f"{head}{key}{tail}"
+    if len(whole.encode()) <= MAX_SORT_KEY_BYTES:
+        return whole
+    digest = _DIGEST_MARK + hashlib.sha256(key.encode()).hexdigest()
+    room = MAX_SORT_KEY_BYTES - len(f"{head}{digest}{tail}".encode())
+    kept = key.encode()[:room].decode(errors="ignore")  # never split a character
+    return f"{head}{kept}{digest}{tail}"
+
+
 def sort_key(key: str) -> str:
-    return f"{KEY_PREFIX}{key}"
+    return _bounded(KEY_PREFIX, key)
+
+
+def key_prefix(prefix: str) -> str:
+    """What ``begins_with`` compares for a listing by key prefix."""
+    return f"{KEY_PREFIX}{prefix}"
 
 
 def journal_sort_key(key: str, rev: str) -> str:
-    return f"{JOURNAL_PREFIX}{key}#{rev}"
+    return _bounded(JOURNAL_PREFIX, key, f"#{rev}")
 
 
 def table_definition(table: str) -> dict[str, Any]:
