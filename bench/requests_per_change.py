@@ -19,9 +19,8 @@ from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
-from bucketsync.runtimes.worker import Worker
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_worker
 
 
 def workload(n: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -61,13 +60,7 @@ def main() -> None:
                 setup.s3.put_object(Bucket=stack.bucket, Key=key, Body=f"{op} {key}".encode())
         counter = RequestCounter()
         counted = Clients(settings, counter)
-        worker = Worker(
-            build_engine(settings, counted),
-            counted.sqs,
-            stack.queue_url,
-            threads=1,
-            wait_time_seconds=1,
-        )
+        worker = build_worker(settings, counted, queue_url=stack.queue_url, threads=1)
         started = time.perf_counter()
         stats = worker.drain(idle_polls=1, timeout=None)
         elapsed = time.perf_counter() - started

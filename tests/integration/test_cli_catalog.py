@@ -23,7 +23,7 @@ from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 from bucketsync.local.stack import Stack
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_engine, build_worker
 
 PREFIX = "reports/"
 # Under PREFIX: spaces, '+', unicode, '#', '?', '%20' (literal, never decoded), deep prefixes.
@@ -97,13 +97,7 @@ def catalogued(settings: Settings, clients: Clients, stack: Stack) -> Catalogued
         clients.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
     clients.s3.put_object(Bucket=stack.bucket, Key=GONE, Body=b"bye")
     clients.s3.delete_object(Bucket=stack.bucket, Key=GONE)
-    worker = Worker(
-        build_engine(settings, clients),
-        clients.sqs,
-        stack.queue_url,
-        threads=1,
-        wait_time_seconds=1,
-    )
+    worker = build_worker(settings, clients, queue_url=stack.queue_url, threads=1)
     stats = worker.drain()
     assert stats.failed == 0, stats
     assert settings.endpoint_url is not None

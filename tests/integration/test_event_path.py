@@ -22,19 +22,13 @@ from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_worker
 
 EVENTS = Path(__file__).parents[1] / "events"
 
 
 def worker_for(settings: Settings, clients: Clients, stack: Stack) -> Worker:
-    return Worker(
-        build_engine(settings, clients),
-        clients.sqs,
-        stack.queue_url,
-        threads=2,
-        wait_time_seconds=1,
-    )
+    return build_worker(settings, clients, queue_url=stack.queue_url, threads=2)
 
 
 def reader(clients: Clients, stack: Stack) -> CatalogReader:

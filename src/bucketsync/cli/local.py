@@ -13,9 +13,9 @@ from bucketsync.aws.clients import Clients
 from bucketsync.local import demo as demo_script
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_stack
-from bucketsync.runtimes.worker import Worker, install_signal_handlers
+from bucketsync.runtimes.worker import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_worker
 
 _STACK_FIELDS = {
     "endpoint_url",
@@ -81,12 +81,6 @@ def up(
         console.file.flush()
         stop = threading.Event()
         install_signal_handlers(stop)
-        worker = Worker(
-            build_engine(settings, clients),
-            clients.sqs,
-            stack.queue_url,
-            threads=settings.worker_threads,
-            wait_time_seconds=settings.wait_time_seconds,
-        )
+        worker = build_worker(settings, clients, queue_url=stack.queue_url)
         stats = worker.run(stop)
         console.print(f"stopped: applied {stats.succeeded} messages, {stats.failed} failed")

@@ -8,11 +8,9 @@ from typing import Annotated
 
 import typer
 
-from bucketsync.aws.clients import Clients
-from bucketsync.errors import ConfigurationError
-from bucketsync.runtimes.worker import Worker, install_signal_handlers
+from bucketsync.runtimes.worker import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_worker
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +27,7 @@ def run(
     """Long-poll SQS and keep the catalog in sync."""
     settings: Settings = ctx.obj
     settings = settings.override(queue_url=queue_url, worker_threads=threads, lean=lean)
-    if not settings.queue_url:
-        raise ConfigurationError("no queue: pass --queue-url or set BUCKETSYNC_QUEUE_URL")
-    clients = Clients(settings)
-    worker = Worker(
-        build_engine(settings, clients),
-        clients.sqs,
-        settings.queue_url,
-        threads=settings.worker_threads,
-        wait_time_seconds=settings.wait_time_seconds,
-    )
+    worker = build_worker(settings)
     stop = threading.Event()
     install_signal_handlers(stop)
     if drain:

@@ -21,9 +21,8 @@ from bucketsync.cli.catalog import render
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import Stack, StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
-from bucketsync.runtimes.worker import Worker
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_worker
 
 TRICKY_KEYS = {
     "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
@@ -88,13 +87,7 @@ def run(console: Console | None = None) -> int:
         )
         demo = Demo(console, clients, stack, CatalogReader(clients.dynamodb, settings.table))
         counted = Clients(settings, counter)
-        worker = Worker(
-            build_engine(settings, counted),
-            counted.sqs,
-            stack.queue_url,
-            threads=2,
-            wait_time_seconds=1,
-        )
+        worker = build_worker(settings, counted, queue_url=stack.queue_url, threads=2)
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker")
         thread.start()
