@@ -1,0 +1,21 @@
+"""``make bench``: run every benchmark in bench/ (each starts its own emulator)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import requests_per_change
+
+BENCHMARKS = {"requests_per_change": requests_per_change.main}
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    for name in chosen:
+        print(f"== {name}")
+        sys.argv = [name]
+        BENCHMARKS[name]()
+
+
+if __name__ == "__main__":
+    main()
