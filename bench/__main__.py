@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import requests_per_change
+from bench import requests_per_change, throughput
 
-BENCHMARKS = {"requests_per_change": requests_per_change.main}
+BENCHMARKS = {
+    "requests_per_change": requests_per_change.main,
+    "throughput": throughput.main,
+}
 
 
 def main() -> None:
