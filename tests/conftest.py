@@ -19,6 +19,7 @@ nor ``Settings`` can pick up anything from the developer's shell. All of it is r
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.is_relative_to(INTEGRATION_DIR):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _restore_bucketsync_logger() -> Iterator[None]:
+    """The CLI and the Lambda app configure the ``bucketsync`` logger; each test gets it back."""
+    logger = logging.getLogger("bucketsync")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,17 +75,6 @@ def etag(body: bytes) -> str:
 
 def json_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
-
-
-@pytest.fixture(autouse=True)
-def _restore_bucketsync_logger() -> Iterator[None]:
-    """The CLI callback configures the ``bucketsync`` logger; give the next test it back."""
-    logger = logging.getLogger("bucketsync")
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,17 +19,6 @@ from bucketsync.settings import Settings
 SECRET = "supersecret"
 KEY_ID = "AKIDEXAMPLEKEYID0001"
 WIDE = {"COLUMNS": "300", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
-
-
-@pytest.fixture(autouse=True)
-def _restore_bucketsync_logger() -> Iterator[None]:
-    """Every CLI run configures the ``bucketsync`` logger; give the next test it back."""
-    logger = logging.getLogger("bucketsync")
-    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
 
 
 def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
