@@ -34,7 +34,7 @@ import pytest
 from bucketsync.aws.clients import Clients
 from bucketsync.engine.ports import ObjectSource
 from bucketsync.engine.state import ObjectState
-from bucketsync.local.stack import Stack
+from bucketsync.local.stack import Stack, queue_counts
 from bucketsync.reconcile import Drift, Fingerprint, catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.worker import Worker, WorkerStats
 from bucketsync.settings import Settings
@@ -238,16 +238,6 @@ def running_workers(settings: Settings, count: int, seed: int) -> Iterator[list[
         alive = [t.name for t in threads if t.is_alive()]
         assert not alive, f"workers did not stop within {STOP_DEADLINE_SECONDS}s: {alive}"
 
-
-def queue_counts(clients: Clients, queue_url: str) -> tuple[int, int]:
-    attributes = clients.sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def wait_until_drained(clients: Clients, queue_url: str, seed: int) -> float:

@@ -22,7 +22,7 @@ import pytest
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.emulator import Emulator, settings_for
-from bucketsync.local.stack import Stack
+from bucketsync.local.stack import Stack, queue_counts
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
@@ -129,17 +129,6 @@ def wait_for_item(clients: Clients, stack: Stack, key: str, timeout: float = 15.
         assert time.monotonic() < deadline, f"{key!r} never reached the catalog"
         time.sleep(0.1)
 
-
-def queue_counts(clients: Clients, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages in the queue."""
-    attributes = clients.sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return (
-        int(attributes["ApproximateNumberOfMessages"]),
-        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-    )
 
 
 def remove_test_event(clients: Clients, stack: Stack) -> None:

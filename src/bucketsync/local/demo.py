@@ -19,7 +19,7 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
 from bucketsync.local.emulator import Emulator, emulator_settings
-from bucketsync.local.stack import Stack, StackNames, ensure_stack
+from bucketsync.local.stack import Stack, StackNames, ensure_stack, queue_counts
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.wiring import build_worker
@@ -66,10 +66,7 @@ class Demo:
         self.console.print(f"  [green]✓[/] {what} ({time.monotonic() - started:.2f}s)")
 
     def dlq_depth(self) -> int:
-        attributes = self.clients.sqs.get_queue_attributes(
-            QueueUrl=self.stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes.get("ApproximateNumberOfMessages", "0"))
+        return queue_counts(self.clients, self.stack.dlq_url)[0]
 
 
 def run(console: Console | None = None) -> int:

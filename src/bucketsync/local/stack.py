@@ -290,3 +290,15 @@ def _ensure_notification(clients: Clients, bucket: str, queue_arn: str) -> None:
             Bucket=bucket,
             NotificationConfiguration=current,  # type: ignore[arg-type]
         )
+
+
+def queue_counts(clients: Clients, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages in a queue, as SQS approximates them."""
+    attributes = clients.sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
