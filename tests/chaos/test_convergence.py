@@ -239,7 +239,6 @@ def running_workers(settings: Settings, count: int, seed: int) -> Iterator[list[
         assert not alive, f"workers did not stop within {STOP_DEADLINE_SECONDS}s: {alive}"
 
 
-
 def wait_until_drained(clients: Clients, queue_url: str, seed: int) -> float:
     """Poll until nothing is waiting or in flight, twice in a row; return the seconds taken."""
     started = time.monotonic()

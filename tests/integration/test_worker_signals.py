@@ -130,7 +130,6 @@ def wait_for_item(clients: Clients, stack: Stack, key: str, timeout: float = 15.
         time.sleep(0.1)
 
 
-
 def remove_test_event(clients: Clients, stack: Stack) -> None:
     (message,) = clients.sqs.receive_message(QueueUrl=stack.queue_url)["Messages"]
     assert '"s3:TestEvent"' in message["Body"], message
