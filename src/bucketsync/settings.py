@@ -65,7 +65,17 @@ class Settings(BaseSettings):
     tags: bool = Field(default=False, description="Store object tags (one GetObjectTagging each).")
     journal: bool = Field(default=False, description="Also keep one item per version (journal).")
     journal_ttl_days: float = Field(default=90.0, gt=0, description="Journal items expire after.")
-    concurrency: int = Field(default=16, ge=1, le=256, description="Parallel S3 lookups.")
+    write_mode: Literal["transact", "single"] = Field(
+        default="transact",
+        description=(
+            "transact: a batch's conditional writes go out as one TransactWriteItems "
+            "(few requests, 2 write units per item). single: one conditional PutItem per "
+            "item, sent concurrently (1 write unit per item; fastest on the emulator)."
+        ),
+    )
+    concurrency: int = Field(
+        default=16, ge=1, le=256, description="Parallel S3 lookups, and writes in single mode."
+    )
 
     # --- worker
     worker_threads: int = Field(default=4, ge=1, le=64, description="Batches in flight.")

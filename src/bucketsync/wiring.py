@@ -22,7 +22,12 @@ def build_engine(settings: Settings, clients: Clients | None = None) -> Engine:
         preview_chars=settings.preview_chars if settings.preview else 0,
     )
     catalog = CatalogSink(
-        ConditionalWriter(clients.dynamodb),
+        ConditionalWriter(
+            clients.dynamodb,
+            transact=settings.write_mode == "transact",
+            # Its own pool: writes are submitted from threads that may hold the lookup pool.
+            executor=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bucketsync-db"),
+        ),
         settings.table,
         tombstone_ttl_days=settings.tombstone_ttl_days,
         journal=settings.journal,

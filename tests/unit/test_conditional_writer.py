@@ -6,7 +6,9 @@ so those paths are driven here with injected responses.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -121,3 +123,32 @@ def test_more_than_100_items_are_split_into_transactions(client: Any, stub: Stub
     transact_ok(stub, 100)
     transact_ok(stub, 5)
     assert writer(client).write(puts(105)) == [True] * 105
+
+
+def test_single_mode_sends_one_conditional_put_per_item(client: Any, stub: Stubber) -> None:
+    # GIVEN single mode: no transactions, each item answers for itself
+    w = ConditionalWriter(client, transact=False, sleep=lambda _: None)
+    stub.add_response("put_item", {})
+    stub.add_client_error("put_item", service_error_code="ConditionalCheckFailedException")
+    stub.add_client_error("put_item", service_error_code="ValidationException")
+    results = w.write(puts(3))
+    assert results[:2] == [True, False]
+    assert isinstance(results[2], Exception)
+    stub.assert_no_pending_responses()
+
+
+def test_single_mode_runs_puts_concurrently_on_the_executor() -> None:
+    # GIVEN a client whose PutItem blocks until four calls are in flight at once
+    barrier = threading.Barrier(4, timeout=5)
+    calls: list[dict[str, Any]] = []
+
+    class Client:
+        def put_item(self, **request: Any) -> dict[str, Any]:
+            calls.append(request)
+            barrier.wait()  # raises BrokenBarrierError if the puts ran one by one
+            return {}
+
+    with ThreadPoolExecutor(4) as pool:
+        w = ConditionalWriter(Client(), transact=False, executor=pool)  # type: ignore[arg-type]
+        assert w.write(puts(4)) == [True, True, True, True]
+    assert all("ConditionExpression" in c for c in calls)

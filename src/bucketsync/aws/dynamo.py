@@ -6,6 +6,12 @@ says, per item, why: ``ConditionalCheckFailed`` items are settled (the table alr
 newer or equal state), items marked ``None`` were only collateral and are sent again, and
 anything else falls back to one PutItem per item so each gets its own answer. A single item
 goes out as a plain PutItem: it costs one write unit where a transaction costs two.
+
+With ``transact=False`` every item is its own conditional PutItem, sent concurrently on the
+given executor: one write unit per item instead of two, at one request per item. Which is
+cheaper depends on who charges what (``docs/performance.md``): AWS bills write units, the
+emulator bills time per request, and moto 5.2.5 spends time proportional to the table's size
+on every TransactWriteItems.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,15 +76,21 @@ class ConditionalWriter:
         client: DynamoDBClient,
         *,
         transact: bool = True,
+        executor: Executor | None = None,
         max_rounds: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._transact = transact
+        self._executor = executor
         self._max_rounds = max_rounds
         self._sleep = sleep
 
     def write(self, puts: Sequence[ConditionalPut]) -> list[PutResult]:
+        if not self._transact:
+            if self._executor is None or len(puts) < 2:
+                return [self._put_one(put) for put in puts]
+            return list(self._executor.map(self._put_one, puts))
         results: list[PutResult | None] = [None] * len(puts)
         for start in range(0, len(puts), TRANSACTION_LIMIT):
             chunk = list(range(start, min(start + TRANSACTION_LIMIT, len(puts))))
@@ -88,7 +101,7 @@ class ConditionalWriter:
         self, puts: Sequence[ConditionalPut], pending: list[int], results: list[PutResult | None]
     ) -> None:
         rounds = 0
-        while len(pending) > 1 and self._transact and rounds < self._max_rounds:
+        while len(pending) > 1 and rounds < self._max_rounds:
             rounds += 1
             try:
                 self._client.transact_write_items(

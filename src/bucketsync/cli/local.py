@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Annotated
 
@@ -51,6 +52,9 @@ def up(
         base: Settings = ctx.obj
         # The user's sync options carry over; where AWS is and what to sync is the stack's.
         options = base.model_dump(exclude=_STACK_FIELDS)
+        # On moto a transaction costs time in proportion to the table (docs/performance.md):
+        # the local stack writes item by item unless the user chose otherwise.
+        options["write_mode"] = os.environ.get("BUCKETSYNC_WRITE_MODE", "single")
         settings = emulator_settings(emulator, **options, table=names.table)
         clients = Clients(settings)
         stack = ensure_stack(clients, names)
@@ -59,6 +63,7 @@ def up(
             **settings_for(emulator),
             "BUCKETSYNC_TABLE": stack.table,
             "BUCKETSYNC_QUEUE_URL": stack.queue_url,
+            "BUCKETSYNC_WRITE_MODE": settings.write_mode,
         }
         console.print(
             Panel(

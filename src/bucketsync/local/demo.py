@@ -74,7 +74,7 @@ def run(console: Console | None = None) -> int:
     console.print(Panel.fit("bucketsync demo: S3 → SQS → worker → DynamoDB, on a local emulator"))
     with Emulator() as emulator:
         console.print(f"emulator (moto server) listening on [bold]{emulator.endpoint_url}[/]")
-        settings = emulator_settings(emulator, table="bucketsync-demo")
+        settings = emulator_settings(emulator, table="bucketsync-demo", write_mode="single")
         clients = Clients(settings)
         counter = RequestCounter()  # counts the worker's requests only
         stack = ensure_stack(clients, StackNames.named("bucketsync-demo"))
