@@ -11,38 +11,67 @@ batches of 10 to each handler in turn, in the same process, each into its own ta
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import random
+import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
+from bench.cost import WriteUnitCounter, estimate, format_table
+from bench.fake_aws import Delay, FakeAWS, attach
 from bench.requests_per_change import workload
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
-from bucketsync.runtimes.processor import EngineBatchProcessor
+from bucketsync.runtimes.lambda_handler import LambdaApp
+from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.schema import table_definition
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_engine, build_worker
 
 Batch = list[dict[str, Any]]
+LATENCY = 0.010
+WORKER_THREADS = 4
+BACKLOG = 100  # messages the feeder keeps waiting in the worker's queue
 
 
-def make_events(clients: Clients, bucket: str, n: int) -> list[Batch]:
+@dataclass
+class Workload:
+    batches: list[Batch]  # SQS batches of 10, in the shape Lambda delivers them
+    objects: dict[str, bytes]  # what each key holds at the end (the fake's HeadObject answers)
+
+    @property
+    def events(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def bodies(self) -> list[str]:
+        return [m["body"] for b in self.batches for m in b]
+
+
+def make_events(clients: Clients, bucket: str, n: int) -> Workload:
     """Apply the workload to the bucket; return the SQS batches S3 would have caused."""
     records = []
+    objects: dict[str, bytes] = {}
     for seq, (op, key) in enumerate(workload(n, random.Random(11)), start=1):
         if op == "delete":
             clients.s3.delete_object(Bucket=bucket, Key=key)
+            objects.pop(key, None)
             name, obj = "ObjectRemoved:Delete", {}
         else:
             body = f"{op} {key}".encode()
             etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
+            objects[key] = body
             name, obj = "ObjectCreated:Put", {"size": len(body), "eTag": etag}
         s3_record = {
             "eventVersion": "2.1",
@@ -66,7 +95,7 @@ def make_events(clients: Clients, bucket: str, n: int) -> list[Batch]:
                 "eventSource": "aws:sqs",
             }
         )
-    return [records[i : i + 10] for i in range(0, len(records), 10)]
+    return Workload([records[i : i + 10] for i in range(0, len(records), 10)], objects)
 
 
 def seed_style(clients: Clients, table: str) -> Callable[[Batch], None]:
@@ -98,62 +127,344 @@ def seed_style(clients: Clients, table: str) -> Callable[[Batch], None]:
     return handle
 
 
+class _Context:
+    """The parts of a LambdaContext that Powertools reads."""
+
+    function_name = "bucketsync-bench"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bucketsync-bench"
+    aws_request_id = "bench"
+
+
 def bucketsync_handler(settings: Settings, clients: Clients) -> Callable[[Batch], None]:
-    engine = build_engine(settings, clients)
+    """bucketsync's Lambda handler, one warm instance: batches one after another."""
+    app = LambdaApp(settings, build_engine(settings, clients))
 
     def handle(batch: Batch) -> None:
-        processor = EngineBatchProcessor(engine)
-        with processor(batch, lambda record: None):
-            processor.process()
-        assert not processor.report.failures, processor.report.failures
+        # Powertools writes one metrics document per invocation to stdout, as in Lambda.
+        with contextlib.redirect_stdout(io.StringIO()):
+            response = app.handle({"Records": batch}, _Context())
+        assert not response["batchItemFailures"], response
 
     return handle
 
 
-def run(
-    name: str, handle: Callable[[Batch], None], batches: list[Batch], counter: RequestCounter
-) -> dict[str, float]:
-    counter.reset()
-    started = time.perf_counter()
-    for batch in batches:
-        handle(batch)
-    elapsed = time.perf_counter() - started
-    events = sum(len(b) for b in batches)
-    result = {
-        "events_per_s": events / elapsed,
-        "requests_per_1000": counter.total * 1000 / events,
-    }
-    print(
-        f"  {name:28} {result['events_per_s']:8.1f} events/s  "
-        f"{result['requests_per_1000']:7.0f} requests/1,000 events  {counter.snapshot()}"
+@dataclass
+class Result:
+    name: str
+    events: int
+    seconds: float
+    cpu_seconds: float
+    counts: dict[str, int]
+    write_units: float
+    server_cpu: float | None = None  # the emulator process's CPU seconds during the run
+    sdk_cpu: float = 0.0  # of cpu_seconds, inside boto3 calls
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def requests_per_1000(self) -> float:
+        return sum(self.counts.values()) * 1000 / self.events
+
+    def line(self, baseline: Result | None) -> str:
+        ratio = f"{self.events_per_s / baseline.events_per_s:5.2f}x" if baseline else "     "
+        server = ""
+        if self.server_cpu is not None:
+            requests = max(1, sum(self.counts.values()))
+            server = f"  emulator {self.server_cpu * 1e3 / requests:4.1f} ms CPU/request"
+        return (
+            f"  {self.name:30} {self.events_per_s:8.1f} events/s {ratio}  "
+            f"{self.requests_per_1000:6.0f} req/1k  {self.write_units * 1000 / self.events:5.0f} "
+            f"WRU/1k  CPU/event {self.cpu_seconds * 1e3 / self.events:4.2f} ms "
+            f"(own {(self.cpu_seconds - self.sdk_cpu) * 1e3 / self.events:4.2f}){server}  "
+            f"{self.counts}"
+        )
+
+
+class SdkCpu:
+    """CPU time spent inside boto3 calls (serialise, sign, send, parse), summed over threads:
+    what is left of the process's CPU is bucketsync's own (and Powertools')."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params", self._start)
+        client.meta.events.register("after-call", self._stop)
+        client.meta.events.register("after-call-error", self._stop)
+
+    def _start(self, **_: Any) -> None:
+        self._local.started = time.thread_time()
+
+    def _stop(self, **_: Any) -> None:
+        spent = time.thread_time() - self._local.started
+        with self._lock:
+            self.seconds += spent
+
+
+class Meter:
+    """Requests and write units made by counted clients, and this process's CPU time."""
+
+    def __init__(self, server_pid: int | None = None) -> None:
+        self.requests = RequestCounter()
+        self.units = WriteUnitCounter()
+        self.sdk = SdkCpu()
+        self.server_pid = server_pid
+
+    def clients(self, settings: Settings, hook: Any = None) -> Clients:
+        clients = Clients(settings, self.requests)
+        self.units.attach(clients.dynamodb)
+        for client in (clients.s3, clients.dynamodb, clients.sqs):
+            self.sdk.attach(client)
+        if hook is not None:
+            attach([clients.s3, clients.dynamodb, clients.sqs], hook)
+        return clients
+
+    def measure(self, name: str, events: int, work: Callable[[], float]) -> Result:
+        """Run ``work``, which returns CPU seconds spent on the benchmark's own behalf."""
+        self.requests.reset()
+        self.units.reset()
+        self.sdk.seconds = 0.0
+        server = process_cpu(self.server_pid)
+        cpu, started = time.process_time(), time.perf_counter()
+        not_ours = work()
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu - not_ours
+        server_after = process_cpu(self.server_pid)
+        server_cpu = None if server is None or server_after is None else server_after - server
+        return Result(
+            name,
+            events,
+            seconds,
+            cpu,
+            self.requests.snapshot(),
+            self.units.units,
+            server_cpu,
+            self.sdk.seconds,
+        )
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used, from /proc (Linux); None elsewhere."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields 14 and 15 of proc(5), counted after the ")" that ends the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_handler(handle: Callable[[Batch], None], batches: list[Batch]) -> Callable[[], float]:
+    def work() -> float:
+        for batch in batches:
+            handle(batch)
+        return 0.0
+
+    return work
+
+
+Feed = Callable[[threading.Event, list[float]], None]
+
+
+def run_worker(worker: Worker, events: int, feed: Feed | None = None) -> Callable[[], float]:
+    """Run the worker until it applied ``events`` messages; ``feed`` fills its queue meanwhile
+    (playing S3's part: its CPU time is reported back, to be left out of the worker's)."""
+
+    def work() -> float:
+        stop = threading.Event()
+        feeder_cpu: list[float] = []
+        feeder = threading.Thread(target=feed, args=(stop, feeder_cpu)) if feed else None
+        if feeder:
+            feeder.start()
+        runner = threading.Thread(target=worker.run, args=(stop,))
+        runner.start()
+        while worker.stats.succeeded + worker.stats.failed < events and runner.is_alive():
+            time.sleep(0.005)
+        stop.set()
+        runner.join()
+        if feeder:
+            feeder.join()
+        assert worker.stats.failed == 0, worker.stats
+        return sum(feeder_cpu)
+
+    return work
+
+
+def sqs_feeder(clients: Clients, queue_url: str, bodies: list[str]) -> Feed:
+    """Send the bodies in batches of 10, keeping at most BACKLOG waiting: moto's ReceiveMessage
+    scans the whole queue, so a deep backlog would measure that scan, not the worker."""
+
+    def feed(stop: threading.Event, cpu: list[float]) -> None:
+        for start in range(0, len(bodies), 10):
+            while not stop.is_set():
+                attrs = clients.sqs.get_queue_attributes(
+                    QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]
+                if int(attrs["ApproximateNumberOfMessages"]) < BACKLOG:
+                    break
+                time.sleep(0.05)
+            clients.sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(n), "MessageBody": body}
+                    for n, body in enumerate(bodies[start : start + 10])
+                ],
+            )
+        cpu.append(time.thread_time())
+
+    return feed
+
+
+# -- the three ways ---------------------------------------------------------------------------
+
+
+def variants(base: Settings) -> list[tuple[str, Settings]]:
+    return [
+        ("bucketsync", base),
+        ("bucketsync single", base.override(write_mode="single")),
+        ("bucketsync lean", base.override(lean=True)),
+        ("bucketsync lean single", base.override(lean=True, write_mode="single")),
+    ]
+
+
+def on_emulator(
+    emulator: Emulator, work: Workload, meter: Meter, setup: Clients, *, hook: Any, only: set[str]
+) -> list[Result]:
+    base = emulator_settings(emulator, log_level="WARNING")
+    tables = iter(range(1_000_000))
+
+    def fresh_table() -> str:
+        name = f"bench-{uuid.uuid4().hex[:8]}-{next(tables)}"
+        setup.dynamodb.create_table(**table_definition(name))  # type: ignore[arg-type]
+        return name
+
+    results = [
+        meter.measure(
+            "seed-style (HEAD+PutItem)",
+            work.events,
+            run_handler(seed_style(meter.clients(base, hook), fresh_table()), work.batches),
+        )
+    ]
+    print(results[0].line(None), flush=True)
+    for name, variant in variants(base):
+        if name not in only:
+            continue
+        settings = variant.override(table=fresh_table())
+        handle = bucketsync_handler(settings, meter.clients(settings, hook))
+        result = meter.measure(f"{name} handler", work.events, run_handler(handle, work.batches))
+        print(result.line(results[0]), flush=True)
+        results.append(result)
+    for name, variant in variants(base):
+        if f"{name} worker" not in only:
+            continue
+        queue = setup.sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        settings = variant.override(table=fresh_table(), queue_url=queue)
+        worker = build_worker(settings, meter.clients(settings, hook), threads=WORKER_THREADS)
+        feed = sqs_feeder(setup, queue, work.bodies())
+        result = meter.measure(f"{name} worker", work.events, run_worker(worker, work.events, feed))
+        print(result.line(results[0]), flush=True)
+        results.append(result)
+    return results
+
+
+def on_fake(work: Workload, meter: Meter, latency: float, only: set[str]) -> list[Result]:
+    base = Settings(
+        endpoint_url="http://fake-aws.invalid",
+        access_key_id=SecretStr("fake"),
+        secret_access_key=SecretStr("fake"),
+        table="fake",
+        queue_url="http://fake-aws.invalid/123456789012/fake",
+        log_level="WARNING",
     )
-    return result
+    fake = FakeAWS(latency, work.objects)
+    results = [
+        meter.measure(
+            "seed-style (HEAD+PutItem)",
+            work.events,
+            run_handler(seed_style(meter.clients(base, fake), "fake"), work.batches),
+        )
+    ]
+    print(results[0].line(None), flush=True)
+    for name, settings in variants(base):
+        if name in only:
+            handle = bucketsync_handler(settings, meter.clients(settings, fake))
+            result = meter.measure(
+                f"{name} handler", work.events, run_handler(handle, work.batches)
+            )
+            print(result.line(results[0]), flush=True)
+            results.append(result)
+        if f"{name} worker" in only:
+            fake.enqueue(work.bodies())
+            worker = build_worker(settings, meter.clients(settings, fake), threads=WORKER_THREADS)
+            result = meter.measure(f"{name} worker", work.events, run_worker(worker, work.events))
+            print(result.line(results[0]), flush=True)
+            results.append(result)
+    return results
+
+
+HANDLERS = ["bucketsync", "bucketsync single", "bucketsync lean", "bucketsync lean single"]
+WORKERS = [f"{name} worker" for name in HANDLERS]
+# Transactions on the emulator cost time in proportion to the table (bench.emulator_costs), so
+# with added latency only the single-write variants run: the transact ones measure moto again.
+RUNS = {
+    "emulator": [*HANDLERS, "bucketsync single worker", "bucketsync lean single worker"],
+    "delay": ["bucketsync single", "bucketsync lean single", "bucketsync single worker"],
+    "fake": HANDLERS + WORKERS,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=2000)
+    parser.add_argument("--ways", default="emulator,delay,fake", help="comma-separated")
+    parser.add_argument("--runs", help="comma-separated variants, for every way (default: RUNS)")
     args = parser.parse_args()
+    ways = args.ways.split(",")
+
+    def only(way: str) -> set[str]:
+        return set(args.runs.split(",") if args.runs else RUNS[way])
+
     with Emulator() as emulator:
-        base = emulator_settings(emulator, table="bench-bucketsync")
-        setup = Clients(base)
+        meter = Meter(emulator.pid)
+        setup = Clients(emulator_settings(emulator))
         stack = ensure_stack(setup, StackNames.named("bench-throughput"))
-        for table in ("bench-seed", "bench-bucketsync", "bench-lean"):
-            setup.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
-        batches = make_events(setup, stack.bucket, args.changes)
-        counter = RequestCounter()
-        counted = Clients(base, counter)
-        print(f"{args.changes} changes in {len(batches)} SQS batches of 10, raw emulator:")
-        seed = run("seed-style (HEAD+PutItem)", seed_style(counted, "bench-seed"), batches, counter)
-        ours = run("bucketsync (HeadObject)", bucketsync_handler(base, counted), batches, counter)
-        lean_settings = base.override(table="bench-lean", lean=True)
-        lean = run(
-            "bucketsync --lean", bucketsync_handler(lean_settings, counted), batches, counter
+        work = make_events(setup, stack.bucket, args.changes)
+        print(f"{work.events} changes (70/20/10) in {len(work.batches)} SQS batches of 10")
+        if "emulator" in ways:
+            print("1. raw emulator:", flush=True)
+            on_emulator(emulator, work, meter, setup, hook=None, only=only("emulator"))
+        if "delay" in ways:
+            print(f"2. emulator + {LATENCY * 1e3:.0f} ms per call:", flush=True)
+            delay = Delay(LATENCY)
+            on_emulator(emulator, work, meter, setup, hook=delay, only=only("delay"))
+    if "fake" in ways:
+        print(f"3. fake AWS answering every call after {LATENCY * 1e3:.0f} ms:", flush=True)
+        results = on_fake(work, Meter(), LATENCY, only("fake"))
+        print("AWS cost per million changes, Lambda time as measured against the fake:")
+        print(cost_table(results))
+
+
+def cost_table(results: list[Result]) -> str:
+    """Cost per million changes of each Lambda handler, its duration measured against the fake."""
+    handlers = [r for r in results if "worker" not in r.name]
+    estimates = {
+        r.name: estimate(
+            changes=r.events,
+            requests=r.counts,
+            write_units=r.write_units,
+            lambda_seconds=r.seconds,
+            memory_mb=_Context.memory_limit_in_mb,
         )
-    print(
-        f"ratio vs seed-style: HeadObject {ours['events_per_s'] / seed['events_per_s']:.2f}x, "
-        f"lean {lean['events_per_s'] / seed['events_per_s']:.2f}x"
-    )
+        for r in handlers
+    }
+    return format_table(estimates)
 
 
 if __name__ == "__main__":
