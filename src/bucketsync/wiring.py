@@ -60,4 +60,5 @@ def build_worker(
         queue,
         threads=threads or settings.worker_threads,
         wait_time_seconds=settings.wait_time_seconds,
+        visibility_timeout=settings.visibility_timeout,
     )

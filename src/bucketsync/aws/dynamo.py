@@ -131,6 +131,10 @@ class ConditionalWriter:
         for i in pending:
             results[i] = self._put_one(puts[i])
 
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
     def _put_one(self, put: ConditionalPut) -> PutResult:
         try:
             self._client.put_item(**put.request())

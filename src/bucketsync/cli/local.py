@@ -88,4 +88,5 @@ def up(
         install_signal_handlers(stop)
         worker = build_worker(settings, clients, queue_url=stack.queue_url)
         stats = worker.run(stop)
+        worker.engine.close()
         console.print(f"stopped: applied {stats.succeeded} messages, {stats.failed} failed")

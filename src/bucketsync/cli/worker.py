@@ -35,6 +35,7 @@ def run(
     else:
         log.info("polling %s with %d threads", settings.queue_url, settings.worker_threads)
         stats = worker.run(stop)
+    worker.engine.close()
     typer.echo(
         f"received {stats.received}, applied {stats.succeeded}, failed {stats.failed}",
         err=True,

@@ -208,4 +208,9 @@ class Engine:
         return results
 
     def close(self) -> None:
+        """Stop the lookup pool, and whatever the sinks hold (their own pools)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)  # optional: the Sink protocol doesn't need it
+            if callable(close):
+                close()

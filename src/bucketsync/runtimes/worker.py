@@ -55,6 +55,7 @@ class Worker:
         threads: int = 4,
         wait_time_seconds: int = 20,
         max_messages: int = 10,
+        visibility_timeout: int | None = None,
     ) -> None:
         self.engine = engine
         self.sqs = sqs
@@ -62,6 +63,7 @@ class Worker:
         self.threads = threads
         self.wait_time_seconds = wait_time_seconds
         self.max_messages = max_messages
+        self.visibility_timeout = visibility_timeout  # None: the queue's own
         self.stats = WorkerStats()
         self._lock = threading.Lock()
 
@@ -71,13 +73,16 @@ class Worker:
         """Receive one batch, apply it, delete what succeeded. Returns this cycle's counts."""
         wait = self.wait_time_seconds if wait_time_seconds is None else wait_time_seconds
         cycle = WorkerStats()
+        request: dict[str, Any] = {
+            "QueueUrl": self.queue_url,
+            "MaxNumberOfMessages": self.max_messages,
+            "WaitTimeSeconds": wait,
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
+        }
+        if self.visibility_timeout is not None:
+            request["VisibilityTimeout"] = self.visibility_timeout
         try:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.max_messages,
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-            )
+            answer = self.sqs.receive_message(**request)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "ReceiveMessage") from exc
         messages = answer.get("Messages", [])

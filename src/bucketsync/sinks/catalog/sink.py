@@ -43,6 +43,9 @@ class CatalogSink:
         self._journal_ttl = journal_ttl_days * DAY
         self._clock = clock
 
+    def close(self) -> None:
+        self._writer.close()
+
     def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
         now = self._clock()
         puts: list[ConditionalPut] = []
