@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.lambda_handler import LambdaApp
@@ -192,3 +193,25 @@ def test_lambda_handler_accepts_direct_invocations(
     assert result == {"changes": 1}
     [item] = list(reader(clients, stack).list(stack.bucket, include_deleted=True))
     assert item["deleted"] is True
+
+
+def test_single_write_mode_converges_with_one_conditional_put_per_key(
+    settings: Settings, clients: Clients, stack: Stack
+) -> None:
+    # GIVEN several keys changed (creates, an overwrite, a delete) before the worker runs
+    s3 = clients.s3
+    for n in range(6):
+        s3.put_object(Bucket=stack.bucket, Key=f"k{n}.txt", Body=b"v1")
+    s3.put_object(Bucket=stack.bucket, Key="k0.txt", Body=b"version 2")
+    s3.delete_object(Bucket=stack.bucket, Key="k5.txt")
+    # WHEN a worker in single write mode drains the queue with a counted client
+    counter = RequestCounter()
+    counted = Clients(settings, counter)
+    single = settings.override(write_mode="single")
+    build_worker(single, counted, queue_url=stack.queue_url, threads=2).drain()
+    # THEN no transaction was sent, and the catalog equals the bucket (tombstone included)
+    assert counter.snapshot().get("dynamodb.TransactWriteItems", 0) == 0
+    assert counter.snapshot()["dynamodb.PutItem"] >= 6
+    assert reader(clients, stack).get(stack.bucket, "k0.txt")["size"] == 9  # type: ignore[index]
+    assert reader(clients, stack).get(stack.bucket, "k5.txt")["deleted"] is True  # type: ignore[index]
+    assert_catalog_equals_bucket(clients, stack)
