@@ -2,6 +2,7 @@
 
     BucketSyncError
     ├── MalformedEventError      poison: the input can never be processed; retrying is useless
+    ├── MalformedFileError       a data file that cannot be parsed at all (bad rows are values)
     ├── ConfigurationError       fatal: settings are wrong; stop and say which
     ├── RetryableError           transient: throttling, timeouts, 5xx; retry the same input later
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
@@ -32,6 +33,18 @@ class MalformedEventError(BucketSyncError):
         self.reason = reason
         self.path = path
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class MalformedFileError(BucketSyncError):
+    """A data file that cannot be read as its format at all (not gzip, not JSON...).
+
+    A bad *row* is not an exception: parsers yield it as a value, next to the good rows.
+    """
+
+    def __init__(self, reason: str, *, line: int | None = None) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}" if line is not None else reason)
 
 
 class ConfigurationError(BucketSyncError):

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Parallel S3 lookups, and writes in single mode."
     )
 
+    # --- records (which objects' rows load into which tables: bucketsync.routes)
+    routes: str | None = Field(
+        default=None,
+        description='Routing rules as JSON: [{"match": "data/**/*.jsonl", "table": "orders"}].',
+    )
+    routes_file: str | None = Field(default=None, description="A JSON file of routing rules.")
+    catalog: bool = Field(default=True, description="Keep the catalog of every object.")
+
     # --- worker
     worker_threads: int = Field(default=4, ge=1, le=64, description="Batches in flight.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long poll.")
