@@ -33,7 +33,7 @@ NOT_IN_LAMBDA = (
     "bucketsync.cli",
     "bucketsync.local",
 )
-CORE = {"boto3", "aws-lambda-powertools", "pydantic", "pydantic-settings"}
+CORE = {"boto3", "aws-lambda-powertools", "pydantic", "pydantic-settings", "ijson"}
 
 PROBE = """
 import json, sys
@@ -76,7 +76,7 @@ def test_the_probe_does_see_a_forbidden_import() -> None:
     assert {"typer", "rich"} <= set(result["loaded"])
 
 
-def test_core_dependencies_are_exactly_the_four_with_lower_bounds() -> None:
+def test_core_dependencies_are_exactly_these_with_lower_bounds() -> None:
     requirements = [Requirement(text) for text in pyproject()["project"]["dependencies"]]
     assert {canonicalize_name(r.name) for r in requirements} == CORE
     assert len(requirements) == len(CORE)
