@@ -1,0 +1,270 @@
+"""The per-file manifest: who may load a file, how far a load got, which generation is current.
+
+One item per file (``pk = FILE#<bucket>/<key>``, ``sk = MANIFEST``), changed only by
+conditional UpdateItems, so it is the lock that BatchWriteItem's unconditional row writes
+need (see docs/records.md):
+
+* ``rev``: the newest version stamp seen. A version older than ``rev`` is stale.
+* a lease (``load_stamp``, ``lease_until``): the one load allowed to write rows now. A newer
+  version that finds an older load holding it raises ``rev`` and waits; the older load sees
+  that at its next checkpoint and stops.
+* ``gen``: the generation readers take as current; rows carry the ``_gen`` that wrote them.
+  ``gen_counter`` hands out a new generation to each load.
+* the checkpoint of the load in progress (``next_index``, ``next_offset``, counts).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import error_code, translate
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MANIFEST_SK = "MANIFEST"
+MAX_REPORTED_ERRORS = 100  # the manifest keeps the first ones; the count is exact
+_ser, _de = TypeSerializer(), TypeDeserializer()
+
+
+def file_partition(bucket: str, key: str) -> str:
+    return f"FILE#{bucket}/{key}"
+
+
+class ClaimKind(enum.Enum):
+    START = "start"  # a new generation begins at row 0
+    RESUME = "resume"  # this version's own load continues from its checkpoint
+    STALE = "stale"  # this version (or a newer one) was already handled
+    BUSY = "busy"  # another load holds the lease: try again later
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    kind: ClaimKind
+    gen: int = 0
+    next_index: int = 0
+    next_offset: int = 0
+    written: int = 0
+    bad: int = 0
+    previous_gen: int | None = None  # the current generation when the claim was made
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a reader needs: the current generation and how it loaded."""
+
+    rev: str | None
+    status: str | None
+    gen: int | None
+    rows: int
+    bad: int
+    errors: list[dict[str, Any]]
+    raw: dict[str, Any]
+
+
+class LostLeaseError(Exception):
+    """A newer version claimed the file, or the lease expired: this load must stop."""
+
+
+class ManifestStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, bucket: str, key: str) -> Manifest | None:
+        try:
+            answer = self._client.get_item(
+                TableName=self.table, Key=self._key(bucket, key), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "GetItem") from exc
+        if "Item" not in answer:
+            return None
+        item = {k: _de.deserialize(v) for k, v in answer["Item"].items()}
+        return Manifest(
+            rev=item.get("rev"),
+            status=item.get("status"),
+            gen=_int(item.get("gen")),
+            rows=_int(item.get("rows")) or 0,
+            bad=_int(item.get("bad")) or 0,
+            errors=list(item.get("errors", [])),
+            raw=item,
+        )
+
+    # -- the lease ----------------------------------------------------------------------------
+
+    def claim(self, bucket: str, key: str, stamp: str, *, now: float, lease: float) -> Claim:
+        """Start or resume loading version ``stamp``, or say why not."""
+        values = {":s": stamp, ":now": _num(now), ":until": _num(now + lease), ":l": "loading"}
+        resumed = self._update(
+            bucket,
+            key,
+            "SET lease_until = :until",
+            "load_stamp = :s AND #st = :l AND rev = :s",
+            values={":s": stamp, ":until": _num(now + lease), ":l": "loading"},
+        )
+        if resumed is not None:
+            return Claim(
+                ClaimKind.RESUME,
+                gen=_int(resumed.get("load_gen")) or 0,
+                next_index=_int(resumed.get("next_index")) or 0,
+                next_offset=_int(resumed.get("next_offset")) or 0,
+                written=_int(resumed.get("written")) or 0,
+                bad=_int(resumed.get("bad")) or 0,
+                previous_gen=_int(resumed.get("gen")),
+            )
+        started = self._update(
+            bucket,
+            key,
+            "SET rev = :s, load_stamp = :s, lease_until = :until, #st = :l, next_index = :z, "
+            "next_offset = :z, written = :z, bad = :z, errors = :none, "
+            "load_gen = if_not_exists(gen_counter, :z) + :one "
+            "ADD gen_counter :one",
+            "(attribute_not_exists(rev) OR rev < :s OR (rev = :s AND load_stamp <> :s)) "
+            "AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            values={**values, ":z": 0, ":one": 1, ":none": []},
+        )
+        if started is not None:
+            return Claim(
+                ClaimKind.START,
+                gen=_int(started["load_gen"]) or 0,
+                previous_gen=_int(started.get("gen")),
+            )
+        current = self.read(bucket, key)
+        raw = current.raw if current else {}
+        rev = raw.get("rev")
+        if rev is not None and (rev > stamp or raw.get("load_stamp") == stamp):
+            return Claim(ClaimKind.STALE)
+        # An older load (or one of our own version that lost its lease) holds the file: tell it
+        # a newer version waits, so it stops at its next checkpoint, and come back later.
+        self._update(bucket, key, "SET rev = :s", "rev < :s", values={":s": stamp})
+        return Claim(ClaimKind.BUSY)
+
+    def checkpoint(
+        self,
+        bucket: str,
+        key: str,
+        stamp: str,
+        *,
+        next_index: int,
+        next_offset: int,
+        written: int,
+        bad: int,
+        new_errors: Sequence[Mapping[str, Any]] = (),
+        now: float,
+        lease: float,
+    ) -> None:
+        """Record progress and renew the lease; LostLeaseError if a newer version waits."""
+        expression = (
+            "SET next_index = :i, next_offset = :o, written = :w, bad = :b, lease_until = :until"
+        )
+        values: dict[str, Any] = {
+            ":s": stamp,
+            ":i": next_index,
+            ":o": next_offset,
+            ":w": written,
+            ":b": bad,
+            ":until": _num(now + lease),
+        }
+        if new_errors:
+            expression += ", errors = list_append(errors, :e)"
+            values[":e"] = [dict(e) for e in new_errors][:MAX_REPORTED_ERRORS]
+        if self._update(bucket, key, expression, "load_stamp = :s AND rev = :s", values) is None:
+            raise LostLeaseError(f"s3://{bucket}/{key}: a newer version claimed the file")
+
+    def complete(
+        self,
+        bucket: str,
+        key: str,
+        stamp: str,
+        *,
+        gen: int,
+        rows: int,
+        bad: int,
+        details: Mapping[str, Any],
+    ) -> int | None:
+        """Make ``gen`` current (the flip); returns the generation it replaced."""
+        values = {":s": stamp, ":g": gen, ":r": rows, ":b": bad, ":c": "complete", ":z": 0}
+        expression = "SET gen = :g, #rows = :r, bad = :b, #st = :c, lease_until = :z"
+        for n, value in enumerate(details.values()):
+            expression += f", #d{n} = :d{n}"
+            values[f":d{n}"] = value
+        names = {f"#d{n}": name for n, name in enumerate(details)}
+        old = self._update(
+            bucket,
+            key,
+            expression,
+            "load_stamp = :s AND rev = :s",
+            values,
+            names={"#rows": "rows", **names},
+            return_values="UPDATED_OLD",
+        )
+        if old is None:
+            raise LostLeaseError(f"s3://{bucket}/{key}: a newer version claimed the file")
+        return _int(old.get("gen"))
+
+    def fail(self, bucket: str, key: str, stamp: str, *, reason: str) -> None:
+        """This version cannot be loaded: the current generation stays current."""
+        self._update(
+            bucket,
+            key,
+            "SET #st = :f, failure = :why, lease_until = :z",
+            "load_stamp = :s",
+            values={":s": stamp, ":f": "failed", ":why": reason, ":z": 0},
+        )
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _key(self, bucket: str, key: str) -> dict[str, Any]:
+        return {"pk": {"S": file_partition(bucket, key)}, "sk": {"S": MANIFEST_SK}}
+
+    def _update(
+        self,
+        bucket: str,
+        key: str,
+        expression: str,
+        condition: str,
+        values: Mapping[str, Any],
+        *,
+        names: Mapping[str, str] | None = None,
+        return_values: str = "ALL_NEW",
+    ) -> dict[str, Any] | None:
+        """One conditional UpdateItem; None when the condition failed."""
+        all_names = {"#st": "status", **(names or {})}
+        used = {n: v for n, v in all_names.items() if n in expression or n in condition}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(bucket, key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {n: _ser.serialize(v) for n, v in values.items()},
+            "ReturnValues": return_values,
+        }
+        if used:
+            request["ExpressionAttributeNames"] = used
+        try:
+            answer = self._client.update_item(**request)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise translate(exc, "UpdateItem") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "UpdateItem") from exc
+        return {k: _de.deserialize(v) for k, v in answer.get("Attributes", {}).items()}
+
+
+def _num(value: float) -> Decimal:
+    return Decimal(str(round(value, 3)))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
