@@ -8,34 +8,58 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
+from bucketsync.engine.ports import Sink
 from bucketsync.errors import ConfigurationError
+from bucketsync.routes import load_routes
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
+from bucketsync.sinks.records.loader import FileLoader, Tuning
+from bucketsync.sinks.records.sink import RecordsSink
 
 
 def build_engine(settings: Settings, clients: Clients | None = None) -> Engine:
+    """The catalog (unless turned off) and, when routing rules are set, the records sink."""
     clients = clients or Clients(settings)
     source = S3ObjectSource(
         clients.s3,
         tags=settings.tags,
         preview_chars=settings.preview_chars if settings.preview else 0,
     )
-    catalog = CatalogSink(
-        ConditionalWriter(
+    sinks: list[Sink] = []
+    if settings.catalog:
+        sinks.append(
+            CatalogSink(
+                ConditionalWriter(
+                    clients.dynamodb,
+                    transact=settings.write_mode == "transact",
+                    # Its own pool: writes are submitted from threads that may hold the lookups'.
+                    executor=ThreadPoolExecutor(
+                        settings.concurrency, thread_name_prefix="bucketsync-db"
+                    ),
+                ),
+                settings.table,
+                tombstone_ttl_days=settings.tombstone_ttl_days,
+                journal=settings.journal,
+                journal_ttl_days=settings.journal_ttl_days,
+            )
+        )
+    routes = load_routes(settings.routes, settings.routes_file)
+    if routes:
+        loader = FileLoader(
+            clients.s3,
             clients.dynamodb,
-            transact=settings.write_mode == "transact",
-            # Its own pool: writes are submitted from threads that may hold the lookup pool.
-            executor=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bucketsync-db"),
-        ),
-        settings.table,
-        tombstone_ttl_days=settings.tombstone_ttl_days,
-        journal=settings.journal,
-        journal_ttl_days=settings.journal_ttl_days,
-    )
+            tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+        )
+        sinks.append(RecordsSink(loader, routes))
+    if not sinks:
+        raise ConfigurationError(
+            "nothing to sync into: the catalog is off (BUCKETSYNC_CATALOG=false) and no "
+            "routing rules are set (BUCKETSYNC_ROUTES or BUCKETSYNC_ROUTES_FILE)"
+        )
     return Engine(
         source,
-        [catalog],
+        sinks,
         lean=settings.lean,
         ordering=settings.ordering,
         executor=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bucketsync-s3"),

@@ -61,3 +61,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     # The sink already held this stamp or a newer one: duplicate or out-of-order delivery.
     STALE = "stale"
+    # No rule sends this object to the sink.
+    SKIPPED = "skipped"
+    # The object cannot be taken in (a data file that does not parse): recorded, not retried.
+    REJECTED = "rejected"

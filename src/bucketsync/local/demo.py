@@ -1,11 +1,14 @@
 """``make demo``: the whole event path on the embedded emulator, scripted and checked.
 
-Uploads tricky keys, overwrites one, deletes one, sends a malformed message, then shows the
-catalog and checks that it equals the bucket. Exit status 0 only if everything converged.
+Uploads tricky keys, overwrites one, deletes one, sends a malformed message, loads a CSV
+file's rows into a table and then a changed version of it, then shows the catalog and checks
+that it equals the bucket. Exit status 0 only if everything converged.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +25,8 @@ from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, queue_counts
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.sinks.catalog.reader import CatalogReader
+from bucketsync.sinks.catalog.schema import table_definition
+from bucketsync.sinks.records.reader import RecordsReader
 from bucketsync.wiring import build_worker
 
 TRICKY_KEYS = {
@@ -35,6 +40,17 @@ TRICKY_KEYS = {
     "percent%20not-decoded-twice.txt": (b"%20 stays %20\n", "text/plain"),
 }
 SHOWN = ("object_key", "size", "etag", "content_type", "event_type")
+ORDERS = "data/2026/11/orders.csv"
+ORDERS_V1 = b"id,item,qty,price\n1,apple,3,0.50\n2,pear,1,0.75\n3,fig,many,1.20\n4,plum,6,0.30\n"
+ORDERS_V2 = b"id,item,qty,price\n1,apple,5,0.50\n2,pear,1,0.80\n"
+ROWS_TABLE = "bucketsync-demo-rows"
+ROUTES = [
+    {
+        "match": "data/**/*.csv",
+        "table": ROWS_TABLE,
+        "csv": {"column_types": {"id": "int", "qty": "int", "price": "decimal"}},
+    }
+]
 OVERWRITTEN = "reports/2026/11/summary report.txt"
 DELETED = "a+b=c & d.txt"
 
@@ -74,7 +90,9 @@ def run(console: Console | None = None) -> int:
     console.print(Panel.fit("bucketsync demo: S3 → SQS → worker → DynamoDB, on a local emulator"))
     with Emulator() as emulator:
         console.print(f"emulator (moto server) listening on [bold]{emulator.endpoint_url}[/]")
-        settings = emulator_settings(emulator, table="bucketsync-demo", write_mode="single")
+        settings = emulator_settings(
+            emulator, table="bucketsync-demo", write_mode="single", routes=json.dumps(ROUTES)
+        )
         clients = Clients(settings)
         counter = RequestCounter()  # counts the worker's requests only
         stack = ensure_stack(clients, StackNames.named("bucketsync-demo"))
@@ -82,6 +100,7 @@ def run(console: Console | None = None) -> int:
             f"bucket [bold]{stack.names.bucket}[/], queue → DLQ after 3 receives, "
             f"table [bold]{settings.table}[/]"
         )
+        clients.dynamodb.create_table(**table_definition(ROWS_TABLE))
         demo = Demo(console, clients, stack, CatalogReader(clients.dynamodb, settings.table))
         counted = Clients(settings, counter)
         worker = build_worker(settings, counted, queue_url=stack.queue_url, threads=2)
@@ -98,6 +117,23 @@ def run(console: Console | None = None) -> int:
         f"failed {worker.stats.failed}"
     )
     return 0 if ok else 1
+
+
+def _loaded(records: RecordsReader, bucket: str, etag: str) -> bool:
+    manifest = records.manifest(bucket, ORDERS)
+    return manifest is not None and manifest.status == "complete" and manifest.raw["etag"] == etag
+
+
+def _rows_table(records: RecordsReader, bucket: str) -> Table:
+    manifest = records.manifest(bucket, ORDERS)
+    assert manifest is not None
+    title = f"generation {manifest.gen}: {manifest.rows} rows, {manifest.bad} bad"
+    table = Table("id", "item", "qty", "price", title=title)
+    for row in records.rows(bucket, ORDERS):
+        table.add_row(*(str(row.get(column, "")) for column in ("id", "item", "qty", "price")))
+    for error in manifest.errors:
+        table.add_row("", f"[red]line {error['line']}: {error['reason']}[/]", "", "")
+    return table
 
 
 def _scenario(demo: Demo, counter: RequestCounter) -> bool:
@@ -125,6 +161,17 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     demo.clients.sqs.send_message(QueueUrl=demo.stack.queue_url, MessageBody='{"Records": [oops')
     console.print("  sent '{\"Records\": [oops' to the queue")
     demo.wait("it ended in the DLQ, alone", lambda: demo.dlq_depth() == 1)
+
+    console.rule("5. a data file's rows, then a changed version of it")
+    records = RecordsReader(demo.clients.dynamodb, ROWS_TABLE)
+    for body, note in ((ORDERS_V1, "4 rows, one with qty 'many'"), (ORDERS_V2, "2 rows")):
+        etag = s3.put_object(Bucket=bucket, Key=ORDERS, Body=body)["ETag"].strip('"')
+        console.print(f"  put {ORDERS!r} ({note})")
+        demo.wait(
+            f"its rows are in table {ROWS_TABLE}",
+            functools.partial(_loaded, records, bucket, etag),
+        )
+        console.print(_rows_table(records, bucket))
 
     console.rule("the catalog")
     items = list(demo.reader.list(bucket, include_deleted=True))

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bucketsync.deadline import deadline_in
 from bucketsync.engine.pipeline import BatchReport, Engine
 from bucketsync.errors import BucketSyncError
 from bucketsync.events import parse_payload
@@ -36,6 +37,13 @@ class LambdaApp:
         self.handle = self.metrics.log_metrics(self.logger.inject_lambda_context(self._handle))
 
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Long loads (the records sink) checkpoint and hand the rest to a retry before Lambda
+        # stops them; a context without a clock (tests, local calls) sets no deadline.
+        remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+        with deadline_in(remaining_ms() / 1000 if callable(remaining_ms) else None):
+            return self._dispatch(event, context)
+
+    def _dispatch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if _is_sqs_batch(event):
             processor = EngineBatchProcessor(self.engine)
             response = process_partial_response(

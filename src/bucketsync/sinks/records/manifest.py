@@ -25,6 +25,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.errors import BucketSyncError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,7 +70,7 @@ class Manifest:
     raw: dict[str, Any]
 
 
-class LostLeaseError(Exception):
+class LostLeaseError(BucketSyncError):
     """A newer version claimed the file, or the lease expired: this load must stop."""
 
 
@@ -191,10 +192,21 @@ class ManifestStore:
         rows: int,
         bad: int,
         details: Mapping[str, Any],
+        new_errors: Sequence[Mapping[str, Any]] = (),
     ) -> int | None:
         """Make ``gen`` current (the flip); returns the generation it replaced."""
-        values = {":s": stamp, ":g": gen, ":r": rows, ":b": bad, ":c": "complete", ":z": 0}
+        values: dict[str, Any] = {
+            ":s": stamp,
+            ":g": gen,
+            ":r": rows,
+            ":b": bad,
+            ":c": "complete",
+            ":z": 0,
+        }
         expression = "SET gen = :g, #rows = :r, bad = :b, #st = :c, lease_until = :z"
+        if new_errors:
+            expression += ", errors = list_append(errors, :e)"
+            values[":e"] = [dict(e) for e in new_errors][:MAX_REPORTED_ERRORS]
         for n, value in enumerate(details.values()):
             expression += f", #d{n} = :d{n}"
             values[f":d{n}"] = value
@@ -211,6 +223,19 @@ class ManifestStore:
         if old is None:
             raise LostLeaseError(f"s3://{bucket}/{key}: a newer version claimed the file")
         return _int(old.get("gen"))
+
+    def tombstone(self, bucket: str, key: str, stamp: str, *, expires_at: float) -> None:
+        """The file is deleted and its rows are gone; a late older version stays stale."""
+        done = self._update(
+            bucket,
+            key,
+            "SET #st = :d, #rows = :z, bad = :z, lease_until = :z, expires_at = :x REMOVE gen",
+            "load_stamp = :s AND rev = :s",
+            values={":s": stamp, ":d": "deleted", ":z": 0, ":x": int(expires_at)},
+            names={"#rows": "rows"},
+        )
+        if done is None:
+            raise LostLeaseError(f"s3://{bucket}/{key}: a newer version claimed the file")
 
     def fail(self, bucket: str, key: str, stamp: str, *, reason: str) -> None:
         """This version cannot be loaded: the current generation stays current."""

@@ -1,0 +1,409 @@
+"""Loading one version of a data file into a table, and removing a deleted file's rows.
+
+The protocol (claim, read, write in place, checkpoint, flip, sweep) is in docs/records.md;
+the manifest is the lock. Rows go out through ``aws.batch.BatchWriter``: unconditional, which
+is safe because only the lease holder writes a file's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync import deadline
+from bucketsync.aws.batch import BatchResult, BatchWriter
+from bucketsync.aws.errors import error_code, translate
+from bucketsync.errors import MalformedFileError, RetryableError
+from bucketsync.sinks.records.formats import FormatOptions, Row, RowError, read_object
+from bucketsync.sinks.records.manifest import (
+    MAX_REPORTED_ERRORS,
+    ClaimKind,
+    LostLeaseError,
+    ManifestStore,
+    file_partition,
+)
+from bucketsync.sinks.records.values import RowValueError, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+ROW_PREFIX = "ROW#"
+PROGRESS_EVERY = 1000  # rows between two progress callbacks
+RESERVED = frozenset({"pk", "sk", "_gen"})
+LOGGED_ROW_ERRORS = 20  # per file: the manifest and the report hold the rest
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a file's rows go and how to read it (one routing rule, resolved)."""
+
+    table: str
+    options: FormatOptions = field(default_factory=FormatOptions)
+
+
+@dataclass(slots=True)
+class LoadReport:
+    outcome: str  # "applied", "stale", "rejected" (the file cannot be parsed at all)
+    gen: int = 0
+    rows: int = 0
+    bad: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    failure: str | None = None
+    swept: int = 0
+
+
+Progress = Callable[["LoadReport", int], None]  # (rows so far, bytes of the object read)
+
+
+class _Counting:
+    """The object's body, counting the bytes read (for progress bars)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.bytes = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data: bytes = self._raw.read(size)
+        self.bytes += len(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+@dataclass(slots=True)
+class _Job:
+    """One version's load in progress."""
+
+    manifest: ManifestStore
+    target: Target
+    bucket: str
+    key: str
+    stamp: str
+    report: LoadReport
+    resumed_at: int = 0  # the checkpoint this attempt started from
+    submitted: int = 0  # rows handed to the writer by this attempt
+    body: _Counting | None = None
+    persisted: int = 0  # of report.errors, how many the manifest already holds
+
+    def bad(self, index: int | None, line: int | None, reason: str) -> None:
+        report = self.report
+        report.bad += 1
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append({"index": index, "line": line, "reason": reason})
+        if report.bad <= LOGGED_ROW_ERRORS:
+            log.warning("s3://%s/%s line %s: %s", self.bucket, self.key, line, reason)
+
+    def settle(self, result: BatchResult) -> None:
+        self.report.rows += result.written
+        for failure in result.failures:
+            index, line = failure.tag if isinstance(failure.tag, tuple) else (None, None)
+            self.bad(index, line, f"not written: {failure.error}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    checkpoint_rows: int = 10_000
+    checkpoint_seconds: float = 10.0
+    lease_seconds: float = 300.0  # outlives the gap between two checkpoints
+    deadline_margin: float = 15.0  # kept to flush and checkpoint before Lambda stops
+    in_flight: int = 4
+    tombstone_ttl_days: float = 30.0
+
+
+class FileLoader:
+    def __init__(
+        self,
+        s3: S3Client,
+        dynamodb: DynamoDBClient,
+        *,
+        tuning: Tuning | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._s3 = s3
+        self._dynamodb = dynamodb
+        self._tuning = tuning or Tuning()
+        self._clock = clock
+
+    # -- a new version ------------------------------------------------------------------------
+
+    def load(
+        self,
+        target: Target,
+        bucket: str,
+        key: str,
+        stamp: str,
+        *,
+        etag: str | None = None,
+        version_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> LoadReport:
+        """Load version ``stamp`` of the file; RetryableError when it must come back later."""
+        manifest = ManifestStore(self._dynamodb, target.table)
+        tuning = self._tuning
+        claim = manifest.claim(bucket, key, stamp, now=self._clock(), lease=tuning.lease_seconds)
+        if claim.kind is ClaimKind.STALE:
+            return LoadReport("stale")
+        if claim.kind is ClaimKind.BUSY:
+            raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
+        report = LoadReport("applied", gen=claim.gen, rows=claim.written, bad=claim.bad)
+        job = _Job(manifest, target, bucket, key, stamp, report, resumed_at=claim.next_index)
+        body = self._open(bucket, key, etag=etag, version_id=version_id)
+        if body is None:  # replaced or deleted since the event: its own event will follow
+            manifest.fail(bucket, key, stamp, reason="superseded before it could be read")
+            return LoadReport("stale")
+        stream, encoding = body
+        job.body = stream
+        try:
+            entries = read_object(
+                stream,
+                key=key,
+                content_encoding=encoding,
+                options=target.options,
+                skip=claim.next_index,
+            )
+            self._write(job, entries, progress)
+        except LostLeaseError:
+            # A newer version claimed the file mid-load: it overwrites and sweeps these rows.
+            return LoadReport("stale", gen=claim.gen)
+        except MalformedFileError as exc:
+            # Not one row of this version was written: the previous generation stays current.
+            manifest.fail(bucket, key, stamp, reason=str(exc))
+            log.warning("s3://%s/%s cannot be loaded: %s", bucket, key, exc)
+            return LoadReport("rejected", gen=claim.gen, failure=str(exc))
+        finally:
+            stream.close()
+        try:
+            manifest.complete(
+                bucket,
+                key,
+                stamp,
+                gen=report.gen,
+                rows=report.rows,
+                bad=report.bad,
+                new_errors=report.errors[job.persisted :],
+                details={
+                    "etag": etag or "",
+                    "version_id": version_id or "",
+                    "loaded_at": int(self._clock()),
+                },
+            )
+        except LostLeaseError:
+            return LoadReport("stale", gen=claim.gen)
+        # Every generation but this one goes, whichever was current before.
+        if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
+            report.swept = self._sweep(target.table, bucket, key, keep=report.gen)
+        return report
+
+    def _write(
+        self,
+        job: _Job,
+        entries: Iterator[Row | RowError],
+        progress: Progress | None,
+    ) -> None:
+        tuning, report = self._tuning, job.report
+        with BatchWriter(
+            self._dynamodb,
+            job.target.table,
+            key_attributes=("pk", "sk"),
+            in_flight=tuning.in_flight,
+        ) as writer:
+            try:
+                self._rows(job, entries, writer, progress)
+            except MalformedFileError as exc:
+                if job.submitted == 0 and job.resumed_at == 0:
+                    raise
+                # It broke part-way: what was read stands, and the break is its last bad row.
+                job.bad(None, exc.line, f"the file breaks here: {exc.reason}")
+            job.settle(writer.flush())
+        if progress is not None:
+            progress(report, job.body.bytes if job.body else 0)
+
+    def _rows(
+        self,
+        job: _Job,
+        entries: Iterator[Row | RowError],
+        writer: BatchWriter,
+        progress: Progress | None,
+    ) -> None:
+        tuning, report = self._tuning, job.report
+        partition = file_partition(job.bucket, job.key)
+        since, last_checkpoint = 0, time.monotonic()
+        for entry in entries:
+            if isinstance(entry, RowError):
+                job.bad(entry.index, entry.line, entry.reason)
+            else:
+                try:
+                    item = _row_item(entry, partition, report.gen)
+                except RowValueError as exc:
+                    job.bad(entry.index, entry.line, str(exc))
+                else:
+                    writer.put(item, tag=(entry.index, entry.line))
+                    job.submitted += 1
+            since += 1
+            left = deadline.remaining()
+            out_of_time = left is not None and left < tuning.deadline_margin
+            if (
+                since >= tuning.checkpoint_rows
+                or time.monotonic() - last_checkpoint >= tuning.checkpoint_seconds
+                or out_of_time
+            ):
+                job.settle(writer.flush())
+                job.manifest.checkpoint(
+                    job.bucket,
+                    job.key,
+                    job.stamp,
+                    next_index=entry.index + 1,
+                    next_offset=0,
+                    written=report.rows,
+                    bad=report.bad,
+                    new_errors=report.errors[job.persisted :],
+                    now=self._clock(),
+                    lease=tuning.lease_seconds,
+                )
+                since, last_checkpoint, job.persisted = 0, time.monotonic(), len(report.errors)
+                if out_of_time:
+                    raise RetryableError(
+                        f"s3://{job.bucket}/{job.key}: out of time at row {entry.index + 1}; "
+                        "the retry resumes there"
+                    )
+
+    # -- by hand: --dry-run ------------------------------------------------------------------
+
+    def validate(
+        self, target: Target, bucket: str, key: str, progress: Progress | None = None
+    ) -> LoadReport:
+        """Parse the file and check every row as a load would, writing nothing."""
+        report = LoadReport("validated")
+        job = _Job(ManifestStore(self._dynamodb, target.table), target, bucket, key, "", report)
+        opened = self._open(bucket, key, etag=None, version_id=None)
+        if opened is None:
+            raise MalformedFileError(f"s3://{bucket}/{key} does not exist")
+        job.body, encoding = opened
+        try:
+            for entry in read_object(
+                job.body, key=key, content_encoding=encoding, options=target.options
+            ):
+                if isinstance(entry, RowError):
+                    job.bad(entry.index, entry.line, entry.reason)
+                else:
+                    try:
+                        _row_item(entry, "FILE#", 0)
+                    except RowValueError as exc:
+                        job.bad(entry.index, entry.line, str(exc))
+                    else:
+                        report.rows += 1
+                if progress is not None and entry.index % PROGRESS_EVERY == 0:
+                    progress(report, job.body.bytes)
+        except MalformedFileError as exc:
+            if report.rows == 0 and report.bad == 0:
+                return LoadReport("rejected", failure=str(exc))
+            job.bad(None, exc.line, f"the file breaks here: {exc.reason}")
+        finally:
+            job.body.close()
+        if progress is not None:
+            progress(report, job.body.bytes)
+        return report
+
+    # -- a deleted file -----------------------------------------------------------------------
+
+    def remove(self, target: Target, bucket: str, key: str, stamp: str) -> LoadReport:
+        manifest = ManifestStore(self._dynamodb, target.table)
+        claim = manifest.claim(
+            bucket, key, stamp, now=self._clock(), lease=self._tuning.lease_seconds
+        )
+        if claim.kind is ClaimKind.STALE:
+            return LoadReport("stale")
+        if claim.kind is ClaimKind.BUSY:
+            raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
+        swept = self._sweep(target.table, bucket, key, keep=None)
+        expires = self._clock() + self._tuning.tombstone_ttl_days * 86_400
+        manifest.tombstone(bucket, key, stamp, expires_at=expires)
+        return LoadReport("applied", gen=claim.gen, swept=swept)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _open(
+        self, bucket: str, key: str, *, etag: str | None, version_id: str | None
+    ) -> tuple[_Counting, str | None] | None:
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            request["VersionId"] = version_id
+        elif etag:
+            request["IfMatch"] = f'"{etag}"'  # the version the stamp names, or nothing
+        try:
+            answer = self._s3.get_object(**request)
+        except ClientError as exc:
+            if error_code(exc) in {
+                "PreconditionFailed",
+                "NoSuchKey",
+                "NoSuchVersion",
+                "404",
+                "412",
+            }:
+                return None
+            raise translate(exc, "GetObject") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, "GetObject") from exc
+        return _Counting(answer["Body"]), answer.get("ContentEncoding")
+
+    def _sweep(self, table: str, bucket: str, key: str, *, keep: int | None) -> int:
+        """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
+            "ProjectionExpression": "pk, sk",
+            "ExpressionAttributeValues": {
+                ":p": {"S": file_partition(bucket, key)},
+                ":row": {"S": ROW_PREFIX},
+            },
+        }
+        if keep is not None:
+            request["FilterExpression"] = "#g <> :keep"
+            request["ExpressionAttributeNames"] = {"#g": "_gen"}
+            request["ExpressionAttributeValues"][":keep"] = {"N": str(keep)}
+        with BatchWriter(
+            self._dynamodb, table, key_attributes=("pk", "sk"), in_flight=self._tuning.in_flight
+        ) as writer:
+            for page in _pages(self._dynamodb, request):
+                for item in page:
+                    writer.delete({"pk": item["pk"]["S"], "sk": item["sk"]["S"]})
+            result = writer.flush()
+        if result.failures:
+            # Not fatal: rows of an old generation are invisible to readers; the next load or
+            # a reconcile sweeps them again.
+            log.warning("s3://%s/%s: %d stale rows not deleted", bucket, key, len(result.failures))
+        return result.deleted
+
+
+def _row_item(row: Row, partition: str, gen: int) -> dict[str, Any]:
+    item = to_item(row.value)
+    clash = RESERVED.intersection(item)
+    if clash:
+        raise RowValueError(f"field {sorted(clash)[0]!r} is reserved for the table's keys")
+    item["pk"] = partition
+    item["sk"] = f"{ROW_PREFIX}{row.index:012d}"
+    item["_gen"] = gen
+    return item
+
+
+def _pages(client: DynamoDBClient, request: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    try:
+        for page in client.get_paginator("query").paginate(**request):
+            yield page.get("Items", [])
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, "Query") from exc
+
+
+def report_lines(report: LoadReport) -> str:
+    """The bad rows as JSON Lines (the S3 error report)."""
+    return "".join(json.dumps(e, default=str) + "\n" for e in report.errors)

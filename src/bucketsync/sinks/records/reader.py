@@ -1,0 +1,53 @@
+"""Reading a file's current rows: the manifest's generation, and only rows that carry it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import translate
+from bucketsync.sinks.records.manifest import Manifest, ManifestStore, file_partition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_de = TypeDeserializer()
+KEYS = ("pk", "sk", "_gen")
+
+
+class RecordsReader:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self.table = table
+        self._manifests = ManifestStore(client, table)
+
+    def manifest(self, bucket: str, key: str) -> Manifest | None:
+        return self._manifests.read(bucket, key)
+
+    def rows(self, bucket: str, key: str) -> Iterator[dict[str, Any]]:
+        """The current generation's rows in file order, without the table's own attributes."""
+        manifest = self.manifest(bucket, key)
+        if manifest is None or manifest.gen is None:
+            return
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
+            "FilterExpression": "#g = :gen",
+            "ExpressionAttributeNames": {"#g": "_gen"},
+            "ExpressionAttributeValues": {
+                ":p": {"S": file_partition(bucket, key)},
+                ":row": {"S": "ROW#"},
+                ":gen": {"N": str(manifest.gen)},
+            },
+            "ConsistentRead": True,
+        }
+        try:
+            for page in self._client.get_paginator("query").paginate(**request):
+                for item in page.get("Items", []):
+                    row = {k: _de.deserialize(v) for k, v in item.items() if k not in KEYS}
+                    yield row
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "Query") from exc
