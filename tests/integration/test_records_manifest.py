@@ -101,3 +101,23 @@ def test_a_failed_version_leaves_the_previous_generation_current(store: Manifest
     # while a newer one replaces generation 1 when it completes
     assert store.claim(B, K, "S03", now=202.0, lease=LEASE).gen == 3
     assert store.complete(B, K, "S03", gen=3, rows=1, bad=0, details={}) == 1
+
+
+def test_a_retry_stamped_anew_resumes_when_it_is_the_same_content(store: ManifestStore) -> None:
+    # Without sequencers every attempt gets a new observation stamp; the etag says it is the
+    # same version, so the retry resumes (and takes the lease under its newer stamp)...
+    store.claim(B, K, "O01", now=100.0, lease=LEASE, identity="etag-1")
+    store.checkpoint(
+        B, K, "O01", next_index=40, next_offset=0, written=40, bad=0, now=101.0, lease=LEASE
+    )
+    again = store.claim(B, K, "O02", now=102.0, lease=LEASE, identity="etag-1")
+    assert (again.kind, again.gen, again.next_index) == (ClaimKind.RESUME, 1, 40)
+    # ...so the first attempt, if it is still running somewhere, has lost the file
+    with pytest.raises(LostLeaseError):
+        store.checkpoint(
+            B, K, "O01", next_index=41, next_offset=0, written=41, bad=0, now=103.0, lease=LEASE
+        )
+    # while different content under a newer stamp waits for the lease, as any newer version
+    assert store.claim(B, K, "O03", now=104.0, lease=LEASE, identity="etag-2").kind is (
+        ClaimKind.BUSY
+    )

@@ -11,16 +11,18 @@ import gzip
 import json
 from collections.abc import Iterator
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack, StackNames
+from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_worker
+from bucketsync.wiring import build_engine, build_worker
 
 
 @pytest.fixture
@@ -187,3 +189,68 @@ def test_duplicated_and_reordered_events_converge_on_the_newest_version(
         clients.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
     sync(routed, clients, stack)
     assert [r["v"] for r in current(clients, rows_table, stack, key)] == ["v2"] * 6
+
+
+def test_bad_rows_are_reported_to_s3_under_the_rules_prefix(
+    settings: Settings, clients: Clients, stack: Stack, rows_table: str
+) -> None:
+    routes = [{"match": "**/*.jsonl", "table": rows_table, "errors_prefix": "errors/"}]
+    reporting = settings.override(routes=json.dumps(routes))
+    clients.s3.put_object(Bucket=stack.bucket, Key="in/bad.jsonl", Body=b'{"a": 1}\n{oops\n')
+    sync(reporting, clients, stack)
+    body = clients.s3.get_object(Bucket=stack.bucket, Key="errors/in/bad.jsonl.errors.json")
+    report = json.loads(body["Body"].read())
+    assert (report["rows"], report["bad_rows"], report["errors"][0]["line"]) == (1, 1, 2)
+    # the report's own event was routed nowhere: the rule does not read what it writes
+    sync(reporting, clients, stack)
+    assert manifest(clients, rows_table, stack, "errors/in/bad.jsonl.errors.json") is None
+
+
+def lambda_context(remaining_ms: int) -> Any:
+    return SimpleNamespace(
+        function_name="bucketsync",
+        memory_limit_in_mb=256,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bucketsync",
+        aws_request_id="req-1",
+        get_remaining_time_in_millis=lambda: remaining_ms,
+    )
+
+
+def test_a_load_out_of_lambda_time_resumes_from_its_checkpoint_on_retry(
+    routed: Settings, clients: Clients, stack: Stack, rows_table: str
+) -> None:
+    # GIVEN a notification for a 50-row file, as Lambda receives it from SQS
+    key = "data/long.jsonl"
+    clients.s3.put_object(Bucket=stack.bucket, Key=key, Body=lines(50, "v1"))
+    received = clients.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10)
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for m in received["Messages"]
+            if key.replace("/", "%2F") in m["Body"] or key in m["Body"]
+        ]
+    }
+    app = LambdaApp(
+        routed.override(catalog=False), build_engine(routed.override(catalog=False), clients)
+    )
+    # WHEN the first invocation has less time left than a load keeps in reserve
+    first = app.handle(event, lambda_context(remaining_ms=5_000))
+    # THEN the message is failed for a retry, with the progress checkpointed, not current yet
+    assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == [
+        event["Records"][0]["messageId"]
+    ]
+    state = manifest(clients, rows_table, stack, key)
+    assert state.status == "loading" and state.raw["next_index"] >= 1 and state.gen is None
+    # AND the retry, with time to spare, resumes there and completes the file
+    second = app.handle(event, lambda_context(remaining_ms=900_000))
+    assert second["batchItemFailures"] == []
+    done = manifest(clients, rows_table, stack, key)
+    assert (done.status, done.rows, done.gen) == ("complete", 50, 1)
+    assert [r["i"] for r in current(clients, rows_table, stack, key)] == list(range(50))

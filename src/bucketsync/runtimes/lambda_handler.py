@@ -45,7 +45,10 @@ class LambdaApp:
 
     def _dispatch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if _is_sqs_batch(event):
-            processor = EngineBatchProcessor(self.engine)
+            # A batch whose every message failed is reported like any other (each item
+            # retried alone, then dead-lettered) rather than raised: the same outcome for
+            # Lambda, and the batch's metrics and log line are still written.
+            processor = EngineBatchProcessor(self.engine, raise_on_entire_batch_failure=False)
             response = process_partial_response(
                 event=event, record_handler=_unused, processor=processor, context=context
             )

@@ -150,7 +150,14 @@ class FileLoader:
         """Load version ``stamp`` of the file; RetryableError when it must come back later."""
         manifest = ManifestStore(self._dynamodb, target.table)
         tuning = self._tuning
-        claim = manifest.claim(bucket, key, stamp, now=self._clock(), lease=tuning.lease_seconds)
+        claim = manifest.claim(
+            bucket,
+            key,
+            stamp,
+            now=self._clock(),
+            lease=tuning.lease_seconds,
+            identity=version_id or etag,
+        )
         if claim.kind is ClaimKind.STALE:
             return LoadReport("stale")
         if claim.kind is ClaimKind.BUSY:
@@ -330,6 +337,20 @@ class FileLoader:
         manifest.tombstone(bucket, key, stamp, expires_at=expires)
         return LoadReport("applied", gen=claim.gen, swept=swept)
 
+    def publish(self, bucket: str, prefix: str, key: str, report: LoadReport) -> str:
+        """Write the load's bad rows to ``s3://bucket/<prefix><key>.errors.json``."""
+        target = f"{prefix}{key}.errors.json"
+        try:
+            self._s3.put_object(
+                Bucket=bucket,
+                Key=target,
+                Body=error_report(bucket, key, report),
+                ContentType="application/json",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "PutObject") from exc
+        return target
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _open(
@@ -404,6 +425,15 @@ def _pages(client: DynamoDBClient, request: Mapping[str, Any]) -> Iterator[list[
         raise translate(exc, "Query") from exc
 
 
-def report_lines(report: LoadReport) -> str:
-    """The bad rows as JSON Lines (the S3 error report)."""
-    return "".join(json.dumps(e, default=str) + "\n" for e in report.errors)
+def error_report(bucket: str, key: str, report: LoadReport) -> bytes:
+    """The bad rows of one load as JSON (what goes under a rule's ``errors_prefix``)."""
+    document = {
+        "source": f"s3://{bucket}/{key}",
+        "outcome": report.outcome,
+        "generation": report.gen,
+        "rows": report.rows,
+        "bad_rows": report.bad,
+        "failure": report.failure,
+        "errors": report.errors,  # the first MAX_REPORTED_ERRORS; bad_rows is the full count
+    }
+    return json.dumps(document, indent=1, default=str).encode()

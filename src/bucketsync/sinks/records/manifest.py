@@ -103,15 +103,34 @@ class ManifestStore:
 
     # -- the lease ----------------------------------------------------------------------------
 
-    def claim(self, bucket: str, key: str, stamp: str, *, now: float, lease: float) -> Claim:
-        """Start or resume loading version ``stamp``, or say why not."""
+    def claim(
+        self,
+        bucket: str,
+        key: str,
+        stamp: str,
+        *,
+        now: float,
+        lease: float,
+        identity: str | None = None,
+    ) -> Claim:
+        """Start or resume loading version ``stamp``, or say why not.
+
+        ``identity`` (the version id, else the etag) lets a retry resume under a new stamp:
+        without sequencers every attempt is stamped anew by observation, but the same content
+        makes the same rows, so the load in progress continues and takes the newer stamp.
+        """
         values = {":s": stamp, ":now": _num(now), ":until": _num(now + lease), ":l": "loading"}
+        same_version = "(load_stamp = :s AND rev = :s)"
+        resume_values: dict[str, Any] = {":s": stamp, ":until": _num(now + lease), ":l": "loading"}
+        if identity:
+            same_version = f"({same_version} OR (load_identity = :id AND rev <= :s))"
+            resume_values[":id"] = identity
         resumed = self._update(
             bucket,
             key,
-            "SET lease_until = :until",
-            "load_stamp = :s AND #st = :l AND rev = :s",
-            values={":s": stamp, ":until": _num(now + lease), ":l": "loading"},
+            "SET lease_until = :until, load_stamp = :s, rev = :s",
+            f"#st = :l AND {same_version}",
+            values=resume_values,
         )
         if resumed is not None:
             return Claim(
@@ -127,12 +146,12 @@ class ManifestStore:
             bucket,
             key,
             "SET rev = :s, load_stamp = :s, lease_until = :until, #st = :l, next_index = :z, "
-            "next_offset = :z, written = :z, bad = :z, errors = :none, "
+            "next_offset = :z, written = :z, bad = :z, errors = :none, load_identity = :id, "
             "load_gen = if_not_exists(gen_counter, :z) + :one "
             "ADD gen_counter :one",
             "(attribute_not_exists(rev) OR rev < :s OR (rev = :s AND load_stamp <> :s)) "
             "AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-            values={**values, ":z": 0, ":one": 1, ":none": []},
+            values={**values, ":z": 0, ":one": 1, ":none": [], ":id": identity or ""},
         )
         if started is not None:
             return Claim(

@@ -40,7 +40,12 @@ class RecordsSink:
     def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
         results: list[Outcome | BaseException] = []
         for update in updates:
-            routes = routes_for(self._routes, update.bucket, update.key)
+            # A rule never reads the error reports it writes.
+            routes = [
+                route
+                for route in routes_for(self._routes, update.bucket, update.key)
+                if not (route.errors_prefix and update.key.startswith(route.errors_prefix))
+            ]
             if not routes:
                 results.append(Outcome.SKIPPED)
                 continue
@@ -64,6 +69,8 @@ class RecordsSink:
             etag=update.state.etag,
             version_id=update.state.version_id,
         )
+        if route.errors_prefix and (report.bad or report.outcome == "rejected"):
+            self._loader.publish(update.bucket, route.errors_prefix, update.key, report)
         if report.outcome == "applied":
             log.info(
                 "s3://%s/%s → %s: %d rows, %d bad, generation %d, %d stale rows removed",
