@@ -51,7 +51,7 @@ def build_engine(settings: Settings, clients: Clients | None = None) -> Engine:
             clients.dynamodb,
             tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
         )
-        sinks.append(RecordsSink(loader, routes))
+        sinks.append(RecordsSink(loader, routes, manifest_table=settings.table))
     if not sinks:
         raise ConfigurationError(
             "nothing to sync into: the catalog is off (BUCKETSYNC_CATALOG=false) and no "

@@ -69,3 +69,41 @@ def test_a_file_that_cannot_be_read_exits_65(
     result = load(settings, f"s3://{stack.bucket}/in/x.csv.gz", "--table", rows_table)
     assert result.exit_code == 65, result.output
     assert "cannot be read" in result.output
+
+
+def test_load_with_key_upserts_into_a_shared_table(
+    settings: Settings, clients: Clients, stack: Stack, names: StackNames
+) -> None:
+    shared = f"{names.table}-shared"
+    clients.dynamodb.create_table(
+        TableName=shared,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    clients.s3.put_object(Bucket=stack.bucket, Key="in/good.jsonl", Body=GOOD)
+    assert settings.endpoint_url
+    result = CliRunner().invoke(
+        app,
+        [
+            "--endpoint-url",
+            settings.endpoint_url,
+            "--table",
+            stack.table,
+            "load",
+            f"s3://{stack.bucket}/in/good.jsonl",
+            "--table",
+            shared,
+            "--key",
+            "id",
+        ],
+        env={
+            "BUCKETSYNC_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+            "BUCKETSYNC_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+            "COLUMNS": "200",
+        },
+    )
+    assert result.exit_code == 0, result.output
+    items = clients.dynamodb.scan(TableName=shared)["Items"]
+    assert sorted(int(i["id"]["N"]) for i in items) == [1, 2, 3]
+    assert {i["_file"]["S"] for i in items} == {f"{stack.bucket}/in/good.jsonl"}

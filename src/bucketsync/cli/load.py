@@ -50,6 +50,14 @@ def run(
         list[str] | None,
         typer.Option("--column-type", help="CSV column type, NAME=int|decimal|bool|json."),
     ] = None,
+    key_field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            help="Row field keying the item in a shared table (once, or twice for a sort key); "
+            "its manifest goes to the catalog table (--table of bucketsync itself).",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Check every row; write nothing.")] = False,
 ) -> None:
     """Load one file's rows into a table (or, with --dry-run, only report its bad rows)."""
@@ -64,7 +72,14 @@ def run(
     )
     clients = Clients(settings)
     loader = FileLoader(clients.s3, clients.dynamodb)
-    target = Target(table=table, options=options)
+    if key_field and len(key_field) > 2:
+        raise typer.BadParameter("--key names a partition key and at most one sort key")
+    target = Target(
+        table=table,
+        options=options,
+        key_fields=tuple(key_field or ()),
+        manifest_table=settings.table,
+    )
     console = Console(stderr=True)
     head = clients.s3.head_object(Bucket=bucket, Key=key)
     with _bar(console, int(head["ContentLength"])) as (bar, task):

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,8 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
 from bucketsync.aws.errors import error_code, translate
-from bucketsync.errors import MalformedFileError, RetryableError
+from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
 from bucketsync.sinks.records.formats import FormatOptions, Row, RowError, read_object
+from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX, KeyedRowWriter
 from bucketsync.sinks.records.manifest import (
     MAX_REPORTED_ERRORS,
     ClaimKind,
@@ -39,15 +41,31 @@ log = logging.getLogger(__name__)
 ROW_PREFIX = "ROW#"
 PROGRESS_EVERY = 1000  # rows between two progress callbacks
 RESERVED = frozenset({"pk", "sk", "_gen"})
+KEYED_RESERVED = frozenset({FILE_ATTRIBUTE, "_gen"})
 LOGGED_ROW_ERRORS = 20  # per file: the manifest and the report hold the rest
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a file's rows go and how to read it (one routing rule, resolved)."""
+    """Where a file's rows go and how to read it (one routing rule, resolved).
+
+    With ``key_fields``, rows are upserted under their own key into a shared table; a row whose
+    key another file already loaded is a conflict (a bad row), never an overwrite. Their
+    manifests then live in ``manifest_table`` (the catalog's), as the rows' table has the
+    user's key schema.
+    """
 
     table: str
     options: FormatOptions = field(default_factory=FormatOptions)
+    key_fields: tuple[str, ...] = ()
+    manifest_table: str | None = None
+
+    def manifests(self, client: DynamoDBClient) -> ManifestStore:
+        if not self.key_fields:
+            return ManifestStore(client, self.table)
+        if not self.manifest_table:
+            raise ConfigurationError(f"rows keyed by {self.key_fields} need a manifest table")
+        return ManifestStore(client, self.manifest_table, sk=f"MANIFEST#{self.table}")
 
 
 @dataclass(slots=True)
@@ -148,7 +166,7 @@ class FileLoader:
         progress: Progress | None = None,
     ) -> LoadReport:
         """Load version ``stamp`` of the file; RetryableError when it must come back later."""
-        manifest = ManifestStore(self._dynamodb, target.table)
+        manifest = target.manifests(self._dynamodb)
         tuning = self._tuning
         claim = manifest.claim(
             bucket,
@@ -208,7 +226,7 @@ class FileLoader:
             return LoadReport("stale", gen=claim.gen)
         # Every generation but this one goes, whichever was current before.
         if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
-            report.swept = self._sweep(target.table, bucket, key, keep=report.gen)
+            report.swept = self._sweep(target, bucket, key, keep=report.gen)
         return report
 
     def _write(
@@ -218,12 +236,22 @@ class FileLoader:
         progress: Progress | None,
     ) -> None:
         tuning, report = self._tuning, job.report
-        with BatchWriter(
-            self._dynamodb,
-            job.target.table,
-            key_attributes=("pk", "sk"),
-            in_flight=tuning.in_flight,
-        ) as writer:
+        writer: BatchWriter | KeyedRowWriter
+        if job.target.key_fields:
+            writer = KeyedRowWriter(
+                self._dynamodb,
+                job.target.table,
+                key_fields=job.target.key_fields,
+                file_id=f"{job.bucket}/{job.key}",
+            )
+        else:
+            writer = BatchWriter(
+                self._dynamodb,
+                job.target.table,
+                key_attributes=("pk", "sk"),
+                in_flight=tuning.in_flight,
+            )
+        with writer:
             try:
                 self._rows(job, entries, writer, progress)
             except MalformedFileError as exc:
@@ -239,18 +267,17 @@ class FileLoader:
         self,
         job: _Job,
         entries: Iterator[Row | RowError],
-        writer: BatchWriter,
+        writer: BatchWriter | KeyedRowWriter,
         progress: Progress | None,
     ) -> None:
         tuning, report = self._tuning, job.report
-        partition = file_partition(job.bucket, job.key)
         since, last_checkpoint = 0, time.monotonic()
         for entry in entries:
             if isinstance(entry, RowError):
                 job.bad(entry.index, entry.line, entry.reason)
             else:
                 try:
-                    item = _row_item(entry, partition, report.gen)
+                    item = _row_item(entry, job.target, job.bucket, job.key, report.gen)
                 except RowValueError as exc:
                     job.bad(entry.index, entry.line, str(exc))
                 else:
@@ -291,7 +318,7 @@ class FileLoader:
     ) -> LoadReport:
         """Parse the file and check every row as a load would, writing nothing."""
         report = LoadReport("validated")
-        job = _Job(ManifestStore(self._dynamodb, target.table), target, bucket, key, "", report)
+        job = _Job(target.manifests(self._dynamodb), target, bucket, key, "", report)
         opened = self._open(bucket, key, etag=None, version_id=None)
         if opened is None:
             raise MalformedFileError(f"s3://{bucket}/{key} does not exist")
@@ -304,7 +331,7 @@ class FileLoader:
                     job.bad(entry.index, entry.line, entry.reason)
                 else:
                     try:
-                        _row_item(entry, "FILE#", 0)
+                        _row_item(entry, target, bucket, key, 0)
                     except RowValueError as exc:
                         job.bad(entry.index, entry.line, str(exc))
                     else:
@@ -324,7 +351,7 @@ class FileLoader:
     # -- a deleted file -----------------------------------------------------------------------
 
     def remove(self, target: Target, bucket: str, key: str, stamp: str) -> LoadReport:
-        manifest = ManifestStore(self._dynamodb, target.table)
+        manifest = target.manifests(self._dynamodb)
         claim = manifest.claim(
             bucket, key, stamp, now=self._clock(), lease=self._tuning.lease_seconds
         )
@@ -332,7 +359,7 @@ class FileLoader:
             return LoadReport("stale")
         if claim.kind is ClaimKind.BUSY:
             raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
-        swept = self._sweep(target.table, bucket, key, keep=None)
+        swept = self._sweep(target, bucket, key, keep=None)
         expires = self._clock() + self._tuning.tombstone_ttl_days * 86_400
         manifest.tombstone(bucket, key, stamp, expires_at=expires)
         return LoadReport("applied", gen=claim.gen, swept=swept)
@@ -377,27 +404,48 @@ class FileLoader:
             raise translate(exc, "GetObject") from exc
         return _Counting(answer["Body"]), answer.get("ContentEncoding")
 
-    def _sweep(self, table: str, bucket: str, key: str, *, keep: int | None) -> int:
+    def _sweep(self, target: Target, bucket: str, key: str, *, keep: int | None) -> int:
         """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
-        request: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
-            "ProjectionExpression": "pk, sk",
-            "ExpressionAttributeValues": {
-                ":p": {"S": file_partition(bucket, key)},
-                ":row": {"S": ROW_PREFIX},
-            },
-        }
-        if keep is not None:
-            request["FilterExpression"] = "#g <> :keep"
-            request["ExpressionAttributeNames"] = {"#g": "_gen"}
-            request["ExpressionAttributeValues"][":keep"] = {"N": str(keep)}
+        names = {"#g": "_gen"}
+        values: dict[str, Any] = {":keep": {"N": str(keep if keep is not None else -1)}}
+        if target.key_fields:
+            key_attributes = target.key_fields
+            names["#f"] = FILE_ATTRIBUTE
+            values[":me"] = {"S": f"{bucket}/{key}"}
+            projection = ", ".join(f"#k{n}" for n in range(len(key_attributes)))
+            names.update({f"#k{n}": field for n, field in enumerate(key_attributes)})
+            request: dict[str, Any] = {
+                "TableName": target.table,
+                "ProjectionExpression": projection,
+            }
+            if self._has_file_index(target.table):
+                operation = "query"
+                request |= {"IndexName": FILE_INDEX, "KeyConditionExpression": "#f = :me"}
+                request["FilterExpression"] = "#g <> :keep"
+            else:  # no index on _file: a filtered scan of the shared table finds the rows
+                operation = "scan"
+                request["FilterExpression"] = "#f = :me AND #g <> :keep"
+        else:
+            key_attributes = ("pk", "sk")
+            operation = "query"
+            values |= {":p": {"S": file_partition(bucket, key)}, ":row": {"S": ROW_PREFIX}}
+            request = {
+                "TableName": target.table,
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
+                "ProjectionExpression": "pk, sk",
+                "FilterExpression": "#g <> :keep",
+            }
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
         with BatchWriter(
-            self._dynamodb, table, key_attributes=("pk", "sk"), in_flight=self._tuning.in_flight
+            self._dynamodb,
+            target.table,
+            key_attributes=key_attributes,
+            in_flight=self._tuning.in_flight,
         ) as writer:
-            for page in _pages(self._dynamodb, request):
+            for page in _pages(self._dynamodb, operation, request):
                 for item in page:
-                    writer.delete({"pk": item["pk"]["S"], "sk": item["sk"]["S"]})
+                    writer.delete({k: _plain(item[k]) for k in key_attributes})
             result = writer.flush()
         if result.failures:
             # Not fatal: rows of an old generation are invisible to readers; the next load or
@@ -405,24 +453,53 @@ class FileLoader:
             log.warning("s3://%s/%s: %d stale rows not deleted", bucket, key, len(result.failures))
         return result.deleted
 
+    def _has_file_index(self, table: str) -> bool:
+        try:
+            description = self._dynamodb.describe_table(TableName=table)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, "DescribeTable") from exc
+        for index in description.get("GlobalSecondaryIndexes", []):
+            if index["IndexName"] != FILE_INDEX:
+                continue
+            projection = index.get("Projection", {})
+            if projection.get("ProjectionType") == "ALL" or "_gen" in projection.get(
+                "NonKeyAttributes", []
+            ):
+                return True
+            # Without _gen in the index, "not this generation" would match every row.
+            log.warning("index %s on %s does not project _gen: scanning instead", FILE_INDEX, table)
+        return False
 
-def _row_item(row: Row, partition: str, gen: int) -> dict[str, Any]:
-    item = to_item(row.value)
-    clash = RESERVED.intersection(item)
+
+def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict[str, Any]:
+    item = to_item(row.value, key_attributes=target.key_fields)
+    reserved = KEYED_RESERVED if target.key_fields else RESERVED
+    clash = reserved.intersection(item)
     if clash:
-        raise RowValueError(f"field {sorted(clash)[0]!r} is reserved for the table's keys")
-    item["pk"] = partition
-    item["sk"] = f"{ROW_PREFIX}{row.index:012d}"
+        raise RowValueError(f"field {sorted(clash)[0]!r} is reserved by bucketsync")
+    if target.key_fields:
+        item[FILE_ATTRIBUTE] = f"{bucket}/{key}"
+    else:
+        item["pk"] = file_partition(bucket, key)
+        item["sk"] = f"{ROW_PREFIX}{row.index:012d}"
     item["_gen"] = gen
     return item
 
 
-def _pages(client: DynamoDBClient, request: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def _plain(value: Mapping[str, Any]) -> Any:
+    """A key attribute from a low-level answer ({"S": "x"}) as the writer takes it."""
+    ((kind, raw),) = value.items()
+    return Decimal(raw) if kind == "N" else raw
+
+
+def _pages(
+    client: DynamoDBClient, operation: str, request: Mapping[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
     try:
-        for page in client.get_paginator("query").paginate(**request):
+        for page in client.get_paginator(operation).paginate(**request):  # type: ignore[call-overload]
             yield page.get("Items", [])
     except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, "Query") from exc
+        raise translate(exc, operation.title()) from exc
 
 
 def error_report(bucket: str, key: str, report: LoadReport) -> bytes:

@@ -75,9 +75,14 @@ class LostLeaseError(BucketSyncError):
 
 
 class ManifestStore:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    """Manifests in ``table`` under ``sk``: the rows' own table by default; for rows keyed by
+    their own fields (a table whose key schema is the user's), the catalog table, with the
+    rows' table in the sort key (``MANIFEST#<table>``)."""
+
+    def __init__(self, client: DynamoDBClient, table: str, sk: str = MANIFEST_SK) -> None:
         self._client = client
         self.table = table
+        self._sk = sk
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -269,7 +274,7 @@ class ManifestStore:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _key(self, bucket: str, key: str) -> dict[str, Any]:
-        return {"pk": {"S": file_partition(bucket, key)}, "sk": {"S": MANIFEST_SK}}
+        return {"pk": {"S": file_partition(bucket, key)}, "sk": {"S": self._sk}}
 
     def _update(
         self,

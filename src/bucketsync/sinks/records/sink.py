@@ -20,22 +20,31 @@ from bucketsync.sinks.records.loader import FileLoader, LoadReport, Target
 log = logging.getLogger(__name__)
 
 
-def target_of(route: Route) -> Target:
+def target_of(route: Route, manifest_table: str | None = None) -> Target:
     options = FormatOptions(
         kind=route.format,
         delimiter=route.csv.delimiter,
         quotechar=route.csv.quotechar,
         column_types=dict(route.csv.column_types),
     )
-    return Target(table=route.table, options=options)
+    return Target(
+        table=route.table,
+        options=options,
+        key_fields=tuple(route.key),
+        manifest_table=manifest_table,
+    )
 
 
 class RecordsSink:
     name = "records"
 
-    def __init__(self, loader: FileLoader, routes: Sequence[Route]) -> None:
+    def __init__(
+        self, loader: FileLoader, routes: Sequence[Route], *, manifest_table: str | None = None
+    ) -> None:
+        """``manifest_table`` holds the manifests of rules whose rows carry their own keys."""
         self._loader = loader
         self._routes = list(routes)
+        self._manifest_table = manifest_table
 
     def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
         results: list[Outcome | BaseException] = []
@@ -58,7 +67,7 @@ class RecordsSink:
         return results
 
     def _one(self, route: Route, update: Update) -> LoadReport:
-        target = target_of(route)
+        target = target_of(route, self._manifest_table)
         if not update.state.present:
             return self._loader.remove(target, update.bucket, update.key, update.stamp)
         report = self._loader.load(
