@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_costs, latency, requests_per_change, throughput
+from bench import emulator_costs, latency, records_load, requests_per_change, throughput
 
 BENCHMARKS = {
     "emulator_costs": emulator_costs.main,
     "requests_per_change": requests_per_change.main,
     "throughput": throughput.main,
     "latency": latency.main,
+    "records_load": records_load.main,
 }
 
 

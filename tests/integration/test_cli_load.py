@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from typer.testing import CliRunner, Result
 
 from bucketsync.aws.clients import Clients
@@ -12,19 +9,10 @@ from bucketsync.cli import app
 from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 from bucketsync.local.stack import Stack, StackNames
 from bucketsync.settings import Settings
-from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.reader import RecordsReader
 
 GOOD = b'{"id": 1}\n{"id": 2}\n{"id": 3}\n'
 BAD = b'{"id": 1}\nnot json\n{"id": 3}\n[1, 2]\n'
-
-
-@pytest.fixture
-def rows_table(clients: Clients, names: StackNames) -> Iterator[str]:
-    table = f"{names.table}-rows"
-    clients.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
-    yield table
-    clients.dynamodb.delete_table(TableName=table)
 
 
 def load(settings: Settings, *args: str) -> Result:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration.helpers import file_items
 
 from bucketsync.aws.clients import Clients
 from bucketsync.sinks.catalog.schema import table_definition
@@ -65,10 +66,4 @@ def test_the_newest_version_wins_whatever_the_delivery(
     rows = list(RecordsReader(clients.dynamodb, table).rows(bucket, f"{key}.jsonl"))
     assert [(r["i"], r["v"]) for r in rows] == [(i, len(sizes)) for i in range(newest_size)]
     # and nothing of another generation is left behind in the table
-    count = clients.dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"FILE#{bucket}/{key}.jsonl"}},
-        Select="COUNT",
-    )["Count"]
-    assert count == newest_size + 1  # the rows and the manifest
+    assert file_items(clients, table, bucket, f"{key}.jsonl") == newest_size + 1

@@ -9,28 +9,19 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from tests.integration.helpers import file_items
 
 from bucketsync.aws.clients import Clients
-from bucketsync.local.stack import Stack, StackNames
+from bucketsync.local.stack import Stack
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.settings import Settings
-from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.reader import RecordsReader
 from bucketsync.wiring import build_engine, build_worker
-
-
-@pytest.fixture
-def rows_table(clients: Clients, names: StackNames) -> Iterator[str]:
-    table = f"{names.table}-rows"
-    clients.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
-    yield table
-    clients.dynamodb.delete_table(TableName=table)
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def manifest(clients: Clients, table: str, stack: Stack, key: str) -> Any:
 
 
 JSONL = (
-    b'{"id": 1, "price": 9.99, "tags": ["a"], "note": ""}\n'
+    b'{"id": 1, "price": 9.99, "tags": ["a"], "note": "", "gone": null}\n'
     b'{"id": 2, "big": 123456789012345678901234567890}\n'
 )
 JSON_ARRAY = b'[{"id": 1, "nested": {"x": [1, 2.5]}}, {"id": 2}]'
@@ -94,7 +85,7 @@ def test_types_survive_without_loss(
     clients.s3.put_object(Bucket=stack.bucket, Key="data/t.csv", Body=CSV)
     sync(routed, clients, stack)
     first, second = current(clients, rows_table, stack, "data/t.jsonl")
-    assert first == {"id": 1, "price": Decimal("9.99"), "tags": ["a"], "note": ""}
+    assert first == {"id": 1, "price": Decimal("9.99"), "tags": ["a"], "note": "", "gone": None}
     assert second["big"] == 123456789012345678901234567890
     csv_rows = current(clients, rows_table, stack, "data/t.csv")
     assert csv_rows[0] == {"id": "1", "n": 10, "name": "alpha"}
@@ -116,13 +107,7 @@ def test_an_overwrite_that_shrinks_then_grows_leaves_exactly_the_new_rows(
         assert [r["i"] for r in rows] == list(range(n))
         assert {r["v"] for r in rows} == {tag}
         # and no row of an older generation is left in the table at all
-        count = clients.dynamodb.query(
-            TableName=rows_table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"FILE#{stack.bucket}/{key}"}},
-            Select="COUNT",
-        )["Count"]
-        assert count == n + 1  # the rows and the manifest
+        assert file_items(clients, rows_table, stack.bucket, key) == n + 1  # rows, manifest
 
 
 def test_a_delete_removes_the_rows_and_leaves_a_tombstone(

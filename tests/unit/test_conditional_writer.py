@@ -7,33 +7,14 @@ so those paths are driven here with injected responses.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
 from bucketsync.aws.dynamo import ConditionalPut, ConditionalWriter
 from bucketsync.errors import ConfigurationError, SinkWriteError
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-@pytest.fixture
-def stub(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def puts(n: int) -> list[ConditionalPut]:

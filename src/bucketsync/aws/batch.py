@@ -202,7 +202,7 @@ class BatchWriter:
             raise self._fatal
         key = {name: values.get(name) for name in self._keys}
         try:
-            body = serialize(values)
+            body = serialize(values, keep_null=True)
             ident = self._ident(body)
         except (TypeError, ValueError, ArithmeticError, SinkWriteError) as exc:
             # A bad row (a float, a missing key...) is reported with its tag, not raised, so one

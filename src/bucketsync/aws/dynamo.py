@@ -48,9 +48,11 @@ class ConditionalPut:
     condition: str | None = None
     names: Mapping[str, str] | None = None
     values: Mapping[str, Any] | None = None
+    keep_null: bool = False  # store an explicit None as NULL (data rows) rather than drop it
 
     def request(self) -> dict[str, Any]:
-        request: dict[str, Any] = {"TableName": self.table, "Item": serialize(self.item)}
+        item = serialize(self.item, keep_null=self.keep_null)
+        request: dict[str, Any] = {"TableName": self.table, "Item": item}
         if self.condition:
             request["ConditionExpression"] = self.condition
         if self.names:
@@ -64,8 +66,14 @@ class ConditionalPut:
 PutResult = bool | Exception
 
 
-def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items() if value is not None}
+def serialize(item: Mapping[str, Any], *, keep_null: bool = False) -> dict[str, Any]:
+    """Plain values to DynamoDB's typed form. The catalog leaves unknown fields out
+    (``None`` dropped); a data row keeps an explicit null as NULL (``keep_null``)."""
+    return {
+        name: _serializer.serialize(value)
+        for name, value in item.items()
+        if keep_null or value is not None
+    }
 
 
 class ConditionalWriter:

@@ -71,6 +71,7 @@ class KeyedRowWriter:
                 condition="attribute_not_exists(#k) OR #f = :me",
                 names={"#k": self._key_fields[0], "#f": FILE_ATTRIBUTE},
                 values={":me": self._file_id},
+                keep_null=True,
             )
             for item, _ in batch
         ]

@@ -30,7 +30,7 @@ from bucketsync.sinks.records.manifest import (
     ManifestStore,
     file_partition,
 )
-from bucketsync.sinks.records.values import RowValueError, to_item
+from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, item_size, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -284,6 +284,8 @@ class FileLoader:
                     writer.put(item, tag=(entry.index, entry.line))
                     job.submitted += 1
             since += 1
+            if progress is not None and entry.index % PROGRESS_EVERY == 0:
+                progress(report, job.body.bytes if job.body else 0)
             left = deadline.remaining()
             out_of_time = left is not None and left < tuning.deadline_margin
             if (
@@ -483,6 +485,9 @@ def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict
         item["pk"] = file_partition(bucket, key)
         item["sk"] = f"{ROW_PREFIX}{row.index:012d}"
     item["_gen"] = gen
+    size = item_size(item)  # again, with the keys added: the limit is on the whole item
+    if size > MAX_ITEM_BYTES:
+        raise RowValueError(f"item is {size:,} bytes with its keys; DynamoDB's limit is 400 KB")
     return item
 
 

@@ -1,0 +1,29 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+
+@pytest.fixture
+def client() -> Any:
+    """A DynamoDB client that never reaches the network: pair it with ``stub``."""
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def stub(client: Any) -> Iterator[Stubber]:
+    """botocore's Stubber on ``client``: every queued answer must have been asked for."""
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
