@@ -17,7 +17,8 @@ import pytest
 from tests.integration.helpers import file_items
 
 from bucketsync.aws.clients import Clients
-from bucketsync.local.stack import Stack
+from bucketsync.local.stack import Stack, StackNames, ensure_records_tables
+from bucketsync.routes import parse_routes
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.reader import RecordsReader
@@ -239,3 +240,24 @@ def test_a_load_out_of_lambda_time_resumes_from_its_checkpoint_on_retry(
     done = manifest(clients, rows_table, stack, key)
     assert (done.status, done.rows, done.gen) == ("complete", 50, 1)
     assert [r["i"] for r in current(clients, rows_table, stack, key)] == list(range(50))
+
+
+def test_the_local_stack_creates_the_rules_tables_once(clients: Clients, names: StackNames) -> None:
+    routes = parse_routes(
+        json.dumps(
+            [
+                {"match": "a/*", "table": f"{names.table}-r1"},
+                {"match": "b/*", "table": f"{names.table}-r1"},
+                {"match": "c/*", "table": f"{names.table}-keyed", "key": ["id"]},
+            ]
+        )
+    )
+    try:
+        assert ensure_records_tables(clients, routes) == [f"{names.table}-r1"]
+        assert ensure_records_tables(clients, routes) == [f"{names.table}-r1"]  # converges
+        ttl = clients.dynamodb.describe_time_to_live(TableName=f"{names.table}-r1")
+        assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+        tables = clients.dynamodb.list_tables()["TableNames"]
+        assert f"{names.table}-keyed" not in tables  # a keyed rule's schema is the user's
+    finally:
+        clients.dynamodb.delete_table(TableName=f"{names.table}-r1")

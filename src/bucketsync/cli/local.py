@@ -13,7 +13,8 @@ from rich.panel import Panel
 from bucketsync.aws.clients import Clients
 from bucketsync.local import demo as demo_script
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
-from bucketsync.local.stack import StackNames, ensure_stack
+from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
+from bucketsync.routes import load_routes
 from bucketsync.runtimes.worker import install_signal_handlers
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_worker
@@ -58,6 +59,8 @@ def up(
         settings = emulator_settings(emulator, **options, table=names.table)
         clients = Clients(settings)
         stack = ensure_stack(clients, names)
+        # The rows' tables of the configured routing rules, so records work out of the box.
+        ensure_records_tables(clients, load_routes(settings.routes, settings.routes_file))
         settings = settings.override(queue_url=stack.queue_url)
         env = {
             **settings_for(emulator),

@@ -22,10 +22,16 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
 from bucketsync.local.emulator import Emulator, emulator_settings
-from bucketsync.local.stack import Stack, StackNames, ensure_stack, queue_counts
+from bucketsync.local.stack import (
+    Stack,
+    StackNames,
+    ensure_records_tables,
+    ensure_stack,
+    queue_counts,
+)
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.routes import load_routes
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.reader import RecordsReader
 from bucketsync.wiring import build_worker
 
@@ -100,7 +106,7 @@ def run(console: Console | None = None) -> int:
             f"bucket [bold]{stack.names.bucket}[/], queue → DLQ after 3 receives, "
             f"table [bold]{settings.table}[/]"
         )
-        clients.dynamodb.create_table(**table_definition(ROWS_TABLE))
+        ensure_records_tables(clients, load_routes(settings.routes, None))
         demo = Demo(console, clients, stack, CatalogReader(clients.dynamodb, settings.table))
         counted = Clients(settings, counter)
         worker = build_worker(settings, counted, queue_url=stack.queue_url, threads=2)

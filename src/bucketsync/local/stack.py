@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.routes import Route
 from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE, table_definition
 
 if TYPE_CHECKING:
@@ -240,6 +241,18 @@ def _ensure_queue_policy(clients: Clients, queue_url: str, queue_arn: str, bucke
         clients.sqs.set_queue_attributes(
             QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}
         )
+
+
+def ensure_records_tables(clients: Clients, routes: Sequence[Route]) -> list[str]:
+    """Create the tables routing rules load rows into (pk/sk, TTL for tombstone manifests).
+
+    Rules with their own ``key`` write into a table whose schema is the user's: left alone.
+    """
+    made = []
+    for table in dict.fromkeys(route.table for route in routes if not route.key):
+        _ensure_table(clients, table)
+        made.append(table)
+    return made
 
 
 def _ensure_table(clients: Clients, table: str) -> None:
