@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -74,6 +74,17 @@ def serialize(item: Mapping[str, Any], *, keep_null: bool = False) -> dict[str, 
         for name, value in item.items()
         if keep_null or value is not None
     }
+
+
+def paged_items(
+    client: DynamoDBClient, operation: Literal["query", "scan"], request: Mapping[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Every item a paginated Query or Scan returns, its botocore errors translated."""
+    try:
+        for page in client.get_paginator(operation).paginate(**request):
+            yield from page.get("Items", [])
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"{operation.title()} {request.get('TableName', '')}") from exc
 
 
 class ConditionalWriter:

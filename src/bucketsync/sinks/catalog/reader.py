@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bucketsync.aws.dynamo import paged_items
 from bucketsync.aws.errors import translate
 from bucketsync.sinks.catalog import schema
 
@@ -42,23 +43,18 @@ class CatalogReader:
         self, bucket: str, prefix: str = "", *, include_deleted: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Items of ``bucket`` whose key starts with ``prefix``, in key order."""
-        paginator = self._client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
-            ExpressionAttributeValues={
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+            "ExpressionAttributeValues": {
                 ":pk": {"S": schema.partition_key(bucket)},
                 ":sk": {"S": schema.key_prefix(prefix)},
             },
-        )
-        try:
-            for page in pages:
-                for raw in page.get("Items", []):
-                    item = deserialize(raw)
-                    if include_deleted or not item.get("deleted"):
-                        yield item
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"Query {self.table}") from exc
+        }
+        for raw in paged_items(self._client, "query", request):
+            item = deserialize(raw)
+            if include_deleted or not item.get("deleted"):
+                yield item
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
+from bucketsync.aws.dynamo import paged_items
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
 from bucketsync.sinks.records.formats import FormatOptions, Row, RowError, read_object
@@ -42,6 +43,7 @@ ROW_PREFIX = "ROW#"
 PROGRESS_EVERY = 1000  # rows between two progress callbacks
 RESERVED = frozenset({"pk", "sk", "_gen"})
 KEYED_RESERVED = frozenset({FILE_ATTRIBUTE, "_gen"})
+_deserializer = TypeDeserializer()
 LOGGED_ROW_ERRORS = 20  # per file: the manifest and the report hold the rest
 
 
@@ -410,6 +412,7 @@ class FileLoader:
         """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
         names = {"#g": "_gen"}
         values: dict[str, Any] = {":keep": {"N": str(keep if keep is not None else -1)}}
+        operation: Literal["query", "scan"]
         if target.key_fields:
             key_attributes = target.key_fields
             names["#f"] = FILE_ATTRIBUTE
@@ -445,9 +448,8 @@ class FileLoader:
             key_attributes=key_attributes,
             in_flight=self._tuning.in_flight,
         ) as writer:
-            for page in _pages(self._dynamodb, operation, request):
-                for item in page:
-                    writer.delete({k: _plain(item[k]) for k in key_attributes})
+            for item in paged_items(self._dynamodb, operation, request):
+                writer.delete({k: _deserializer.deserialize(item[k]) for k in key_attributes})
             result = writer.flush()
         if result.failures:
             # Not fatal: rows of an old generation are invisible to readers; the next load or
@@ -489,22 +491,6 @@ def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict
     if size > MAX_ITEM_BYTES:
         raise RowValueError(f"item is {size:,} bytes with its keys; DynamoDB's limit is 400 KB")
     return item
-
-
-def _plain(value: Mapping[str, Any]) -> Any:
-    """A key attribute from a low-level answer ({"S": "x"}) as the writer takes it."""
-    ((kind, raw),) = value.items()
-    return Decimal(raw) if kind == "N" else raw
-
-
-def _pages(
-    client: DynamoDBClient, operation: str, request: Mapping[str, Any]
-) -> Iterator[list[dict[str, Any]]]:
-    try:
-        for page in client.get_paginator(operation).paginate(**request):  # type: ignore[call-overload]
-            yield page.get("Items", [])
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, operation.title()) from exc
 
 
 def error_report(bucket: str, key: str, report: LoadReport) -> bytes:

@@ -6,16 +6,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import paged_items
+from bucketsync.sinks.records.loader import RESERVED, ROW_PREFIX
 from bucketsync.sinks.records.manifest import Manifest, ManifestStore, file_partition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _de = TypeDeserializer()
-KEYS = ("pk", "sk", "_gen")
 
 
 class RecordsReader:
@@ -39,15 +38,10 @@ class RecordsReader:
             "ExpressionAttributeNames": {"#g": "_gen"},
             "ExpressionAttributeValues": {
                 ":p": {"S": file_partition(bucket, key)},
-                ":row": {"S": "ROW#"},
+                ":row": {"S": ROW_PREFIX},
                 ":gen": {"N": str(manifest.gen)},
             },
             "ConsistentRead": True,
         }
-        try:
-            for page in self._client.get_paginator("query").paginate(**request):
-                for item in page.get("Items", []):
-                    row = {k: _de.deserialize(v) for k, v in item.items() if k not in KEYS}
-                    yield row
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "Query") from exc
+        for item in paged_items(self._client, "query", request):
+            yield {k: _de.deserialize(v) for k, v in item.items() if k not in RESERVED}
