@@ -5,6 +5,10 @@ signing, retries, parsing) runs exactly as it does against AWS:
 
 * ``Delay``: sleep a fixed time, then let the request go on to the emulator (a simulated
   network round trip on top of the emulator's own time).
+* ``FakeWrites``: answer DynamoDB's unconditional writes (PutItem, BatchWriteItem) after a
+  latency that grows with the request's size, and let every other request through to the
+  emulator: bulk loads measured against AWS-like write latency, with the manifest (conditional
+  UpdateItems) still real.
 * ``FakeAWS``: sleep a fixed time and answer with a well-formed response without doing any
   work, standing for real AWS's latency without the emulator's CPU ceiling. It keeps just
   enough state to be driven end to end: an SQS queue of message bodies and the size and etag
@@ -56,6 +60,32 @@ class Delay:
 
     def __call__(self, **_: Any) -> None:
         time.sleep(self.seconds)
+
+
+class FakeWrites:
+    """DynamoDB PutItem and BatchWriteItem answered after ``base + per_kb * KB sent``, all
+    written (no UnprocessedItems); anything else goes on to the emulator. Counts what it took."""
+
+    WRITES = frozenset({"dynamodb.PutItem", "dynamodb.BatchWriteItem"})
+
+    def __init__(self, base: float = 0.010, per_kb: float = 0.0001) -> None:
+        self.base, self.per_kb = base, per_kb
+        self.requests = self.items = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        operation = event_name.split(".", 1)[1]
+        if operation not in self.WRITES:
+            return None  # to the emulator
+        body = request.body or b""
+        items = 1
+        if operation.endswith("BatchWriteItem"):
+            items = sum(len(v) for v in json.loads(body)["RequestItems"].values())
+        with self._lock:
+            self.requests += 1
+            self.items += items
+        time.sleep(self.base + self.per_kb * len(body) / 1024)
+        return _response(request.url)
 
 
 class FakeAWS:

@@ -32,6 +32,7 @@ def test_a_first_version_starts_generation_one_then_flips_it_current(store: Mani
         "S01",
         next_index=500,
         next_offset=9000,
+        next_line=612,
         written=499,
         bad=1,
         new_errors=[{"line": 7, "reason": "not valid JSON"}],
@@ -49,14 +50,59 @@ def test_a_first_version_starts_generation_one_then_flips_it_current(store: Mani
 def test_a_retried_message_resumes_from_its_checkpoint(store: ManifestStore) -> None:
     store.claim(B, K, "S01", now=100.0, lease=LEASE)
     store.checkpoint(
-        B, K, "S01", next_index=250, next_offset=4096, written=250, bad=0, now=120.0, lease=LEASE
+        B,
+        K,
+        "S01",
+        next_index=250,
+        next_offset=4096,
+        next_line=263,
+        written=250,
+        bad=0,
+        now=120.0,
+        lease=LEASE,
     )
     again = store.claim(B, K, "S01", now=130.0, lease=LEASE)
-    assert (again.kind, again.gen, again.next_index, again.next_offset) == (
+    assert (again.kind, again.gen, again.next_index, again.next_offset, again.next_line) == (
         ClaimKind.RESUME,
         1,
         250,
         4096,
+        263,
+    )
+
+
+def test_a_new_version_starts_from_the_beginning_not_the_old_checkpoint(
+    store: ManifestStore,
+) -> None:
+    # GIVEN a load that checkpointed part-way and then lost its lease to time
+    store.claim(B, K, "S01", now=100.0, lease=LEASE)
+    store.checkpoint(
+        B,
+        K,
+        "S01",
+        next_index=250,
+        next_offset=4096,
+        next_line=263,
+        written=250,
+        bad=0,
+        now=120.0,
+        lease=LEASE,
+    )
+    # WHEN a newer version starts once that lease has expired
+    claim = store.claim(B, K, "S02", now=120.0 + LEASE + 1, lease=LEASE)
+    # THEN it starts at row 0, byte 0, and so does its own retry
+    assert (claim.kind, claim.next_index, claim.next_offset, claim.next_line) == (
+        ClaimKind.START,
+        0,
+        0,
+        0,
+    )
+    again = store.claim(B, K, "S02", now=120.0 + LEASE + 2, lease=LEASE)
+    assert (again.kind, again.next_index, again.next_offset, again.next_line) == (
+        ClaimKind.RESUME,
+        0,
+        0,
+        0,
     )
 
 
@@ -77,7 +123,16 @@ def test_a_newer_version_waits_for_the_lease_and_the_older_load_stops(
     # THEN the older load loses its lease at its next checkpoint, and cannot flip
     with pytest.raises(LostLeaseError):
         store.checkpoint(
-            B, K, "S01", next_index=10, next_offset=0, written=10, bad=0, now=106.0, lease=LEASE
+            B,
+            K,
+            "S01",
+            next_index=10,
+            next_offset=0,
+            next_line=0,
+            written=10,
+            bad=0,
+            now=106.0,
+            lease=LEASE,
         )
     with pytest.raises(LostLeaseError):
         store.complete(B, K, "S01", gen=1, rows=10, bad=0, details={})
@@ -108,14 +163,32 @@ def test_a_retry_stamped_anew_resumes_when_it_is_the_same_content(store: Manifes
     # same version, so the retry resumes (and takes the lease under its newer stamp)...
     store.claim(B, K, "O01", now=100.0, lease=LEASE, identity="etag-1")
     store.checkpoint(
-        B, K, "O01", next_index=40, next_offset=0, written=40, bad=0, now=101.0, lease=LEASE
+        B,
+        K,
+        "O01",
+        next_index=40,
+        next_offset=0,
+        next_line=0,
+        written=40,
+        bad=0,
+        now=101.0,
+        lease=LEASE,
     )
     again = store.claim(B, K, "O02", now=102.0, lease=LEASE, identity="etag-1")
     assert (again.kind, again.gen, again.next_index) == (ClaimKind.RESUME, 1, 40)
     # ...so the first attempt, if it is still running somewhere, has lost the file
     with pytest.raises(LostLeaseError):
         store.checkpoint(
-            B, K, "O01", next_index=41, next_offset=0, written=41, bad=0, now=103.0, lease=LEASE
+            B,
+            K,
+            "O01",
+            next_index=41,
+            next_offset=0,
+            next_line=0,
+            written=41,
+            bad=0,
+            now=103.0,
+            lease=LEASE,
         )
     # while different content under a newer stamp waits for the lease, as any newer version
     assert store.claim(B, K, "O03", now=104.0, lease=LEASE, identity="etag-2").kind is (

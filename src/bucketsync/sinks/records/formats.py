@@ -3,7 +3,10 @@
 No file is ever held whole: gzip is inflated a chunk at a time, JSON is walked by ijson, JSON
 Lines and CSV are read a line at a time. Every row position, good or bad, gets an ``index`` from
 0 in file order, so a checkpoint stays valid when the file is read again; ``skip`` resumes by
-re-reading and re-parsing the rows before it.
+re-reading and re-parsing the rows before it. Where byte offsets are exact (uncompressed UTF-8
+JSON Lines and CSV: :func:`offsets_exact`), each row also tells where a read resuming after it
+starts (``after``, a :class:`Start`), and ``start`` reads a body that begins there (a Range
+GET) with the same indexes and line numbers as a read of the whole file.
 
 A bad row is a value (:class:`RowError`) next to the good ones. A file that cannot be read as its
 format raises :class:`MalformedFileError`, possibly after some rows were yielded: those stand.
@@ -13,30 +16,21 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
-import io
-import json
 import posixpath
 import re
-import sys
-import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from itertools import accumulate, dropwhile
+from itertools import dropwhile
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-import ijson  # type: ignore[import-untyped]
+from typing import Any, Literal, Protocol
 
 from bucketsync.errors import ConfigurationError, MalformedFileError
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from bucketsync.sinks.records._jsonguard import json_reason, json_type, json_values, loads
+from bucketsync.sinks.records._streams import Lines, Read, gunzipped, is_utf8, text
 
 Kind = Literal["json", "jsonl", "csv"]
 ColumnType = Literal["str", "int", "decimal", "bool", "json"]
-Read = Callable[[int], bytes]
 
 KINDS = ("auto", "json", "jsonl", "csv")
 COLUMN_TYPES = ("str", "int", "decimal", "bool", "json")
@@ -45,7 +39,6 @@ SUFFIXES: Mapping[str, Kind] = MappingProxyType(
 )
 # Deeper than any row DynamoDB can store (32 levels), shallow enough for ijson's memory.
 MAX_JSON_DEPTH = 512
-_CHUNK = 64 * 1024
 _KINDS: Mapping[str, Kind] = {"json": "json", "jsonl": "jsonl", "csv": "csv"}
 
 
@@ -93,21 +86,39 @@ DEFAULT_OPTIONS = FormatOptions()
 
 
 @dataclass(frozen=True, slots=True)
+class Start:
+    """Where a read begins: row ``index``, on physical line ``line``, at byte ``offset``."""
+
+    index: int
+    line: int
+    offset: int
+
+
+BEGINNING = Start(0, 1, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
-    """A parsed row. ``line`` is 1-based where the row starts; None for JSON array elements."""
+    """A parsed row. ``line`` is 1-based where the row starts; None for JSON array elements.
+
+    ``after`` is where a read resuming after this row starts, where offsets are exact (else
+    None). It is not part of equality: the same row read from elsewhere is the same row.
+    """
 
     index: int
     line: int | None
     value: dict[str, Any]
+    after: Start | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """A row position that holds no usable row, and why."""
+    """A row position that holds no usable row, and why; ``after`` as for :class:`Row`."""
 
     index: int
     line: int | None
     reason: str
+    after: Start | None = field(default=None, compare=False, repr=False)
 
 
 def detect(
@@ -130,6 +141,16 @@ def detect(
     return kind, gzip
 
 
+def offsets_exact(kind: Kind, gzip: bool, options: FormatOptions = DEFAULT_OPTIONS) -> bool:
+    """Whether rows of such a file tell the byte offset after them, so a read can resume there.
+
+    Only uncompressed UTF-8 JSON Lines and CSV: a gzip offset counts inflated bytes, which a
+    Range GET cannot seek to; ijson does not tell where an array element ends; and the bytes of
+    a line are counted back from its text, which only UTF-8 makes cheap and exact.
+    """
+    return kind != "json" and not gzip and is_utf8(options.encoding)
+
+
 def read_object(
     body: Readable,
     *,
@@ -137,12 +158,14 @@ def read_object(
     content_encoding: str | None = None,
     options: FormatOptions = DEFAULT_OPTIONS,
     skip: int = 0,
+    start: Start | None = None,
+    header: Sequence[str] | None = None,
 ) -> Iterator[Row | RowError]:
     """:func:`detect`, then :func:`read_rows`; a ``.tsv`` key means tabs unless told otherwise."""
-    kind, gzip = detect(key, content_encoding, options)
-    if kind == "csv" and _suffix(key) == ".tsv" and options.delimiter == ",":
-        options = replace(options, delimiter="\t")
-    return read_rows(body, kind=kind, gzip=gzip, options=options, skip=skip)
+    kind, gzip, options = _resolve(key, content_encoding, options)
+    return read_rows(
+        body, kind=kind, gzip=gzip, options=options, skip=skip, start=start, header=header
+    )
 
 
 def read_rows(
@@ -152,15 +175,66 @@ def read_rows(
     gzip: bool,
     options: FormatOptions = DEFAULT_OPTIONS,
     skip: int = 0,
+    start: Start | None = None,
+    header: Sequence[str] | None = None,
 ) -> Iterator[Row | RowError]:
-    """Rows and row errors in file order, from index ``skip`` on (the ones before are re-read)."""
+    """Rows and row errors in file order, from index ``skip`` on (the ones before are re-read).
+
+    With ``start`` (a row's ``after``), ``body`` holds the file from ``start.offset`` on, and
+    rows are numbered on from there; CSV then needs the file's ``header`` (:func:`read_header`).
+    """
     if kind not in _READERS:
         raise ConfigurationError(f"kind {kind!r} is not one of {', '.join(_READERS)}")
-    read = _gunzipped(body) if gzip else body.read
-    return dropwhile(lambda row: row.index < skip, _READERS[kind](read, options))
+    origin = start or BEGINNING
+    if origin != BEGINNING:
+        if origin.offset < 1 or origin.index < 0 or origin.line < 1:
+            raise ConfigurationError(f"{origin} is not a place a read can start at")
+        if not offsets_exact(kind, gzip, options):
+            raise ConfigurationError(f"{kind} read as this one cannot start at a byte offset")
+        if kind == "csv" and header is None:
+            raise ConfigurationError("CSV read from a byte offset needs the file's header")
+    if header is not None and (kind != "csv" or origin == BEGINNING):
+        raise ConfigurationError("a header is given only to CSV read from a byte offset")
+    read = gunzipped(body.read) if gzip else body.read
+    at = _From(origin, offsets_exact(kind, gzip, options), header)
+    return dropwhile(lambda row: row.index < skip, _READERS[kind](read, options, at))
 
 
-# --- streams ---------------------------------------------------------------------------------
+def read_header(
+    body: Readable,
+    *,
+    key: str,
+    content_encoding: str | None = None,
+    options: FormatOptions = DEFAULT_OPTIONS,
+) -> list[str]:
+    """The column names of a CSV object, as a read of the whole file takes them (and checks
+    them): what a read that starts past the header needs."""
+    kind, gzip, options = _resolve(key, content_encoding, options)
+    if kind != "csv":
+        raise ConfigurationError(f"a {kind} file has no header")
+    lines, reader = _csv_reader(gunzipped(body.read) if gzip else body.read, options, BEGINNING)
+    try:
+        return _csv_header(reader, lines, options)
+    except (csv.Error, UnicodeError) as exc:
+        raise MalformedFileError(f"not CSV: {exc}", line=lines.number) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _From:
+    """Where a reader starts, whether it counts bytes, and the CSV header it is given."""
+
+    start: Start
+    exact: bool
+    header: Sequence[str] | None
+
+
+def _resolve(
+    key: str, content_encoding: str | None, options: FormatOptions
+) -> tuple[Kind, bool, FormatOptions]:
+    kind, gzip = detect(key, content_encoding, options)
+    if kind == "csv" and _suffix(key) == ".tsv" and options.delimiter == ",":
+        options = replace(options, delimiter="\t")
+    return kind, gzip, options
 
 
 def _suffix(key: str) -> str:
@@ -168,234 +242,54 @@ def _suffix(key: str) -> str:
     return posixpath.splitext(name[:-3] if name.endswith(".gz") else name)[1]
 
 
-class _Raw(io.RawIOBase):
-    """Any ``read(n)`` callable as a raw stream, so buffering and decoding come from ``io``."""
-
-    def __init__(self, read: Read) -> None:
-        super().__init__()
-        self._read = read
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        out = memoryview(buffer).cast("B")
-        data = self._pending or self._read(len(out))
-        size = min(len(data), len(out))
-        out[:size] = data[:size]
-        self._pending = data[size:]  # a body may answer with more than it was asked for
-        return size
-
-
-def _gunzipped(body: Readable) -> Read:
-    """Inflated reads (gzip members one after another); only inflating errors are translated,
-    so a failure of the body itself (a dropped connection) passes unchanged."""
-    inflated = gzip.GzipFile(fileobj=io.BufferedReader(_Raw(body.read), _CHUNK), mode="rb")
-
-    def read(size: int) -> bytes:
-        try:
-            return inflated.read(size)  # at most ``size`` bytes: a gzip bomb inflates lazily
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise MalformedFileError(f"not valid gzip data: {exc}") from exc
-
-    return read
-
-
-def _text(read: Read, options: FormatOptions, newline: str) -> io.TextIOWrapper:
-    # Undecodable bytes become lone surrogates, so one bad line is a row error, not a crash.
-    encoding = "utf-8-sig" if codecs.lookup(options.encoding).name == "utf-8" else options.encoding
-    buffered = io.BufferedReader(_Raw(read), _CHUNK)
-    return io.TextIOWrapper(buffered, encoding, errors="surrogateescape", newline=newline)
-
-
-def _lines(text: io.TextIOWrapper, limit: int, *, fail: bool) -> Iterator[str]:
-    """Physical lines. One longer than ``limit`` characters is a malformed file if ``fail``,
-    else it is skipped to its end and stands as "" (which no real line can be)."""
-    number = 0
-    while line := text.readline(limit):
-        number += 1
-        if len(line) < limit or line[-1] in "\r\n":
-            yield line
-            continue
-        if fail:
-            raise MalformedFileError(f"line is longer than {limit:,} characters", line=number)
-        while (rest := text.readline(limit)) and rest[-1] not in "\r\n":
-            pass
-        yield ""
-
-
 _UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 # --- JSON ------------------------------------------------------------------------------------
 
-_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)  # to the end if unclosed
-_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
-_STEP = [0] * 256
-_STEP[ord("[")] = _STEP[ord("{")] = 1
-_STEP[ord("]")] = _STEP[ord("}")] = -1
 
-
-class _JsonGuard:
-    """Stops, at C speed, input that would hurt ijson 3.6's yajl2_c backend before it sees it.
-
-    It keeps a prefix string per open level (memory grows with the square of the depth), crashes
-    the process on an integer longer than Python's int-to-str limit, and builds one element
-    whole. So: nesting over MAX_JSON_DEPTH, such integers, and ``limit`` bytes without a row
-    are a malformed file. Strings are blanked out first, carrying state across chunks.
-    """
-
-    def __init__(self, read: Read, limit: int) -> None:
-        self._read, self._limit = read, limit
-        self._since_row = self._depth = self._digits = 0
-        self._in_string = self._escaped = False
-        digits = sys.get_int_max_str_digits()
-        self._long_int = re.compile(rb"[0-9]{%d,}" % (digits + 1)) if digits else None
-
-    def row_done(self) -> None:
-        self._since_row = 0
-
-    def __call__(self, size: int) -> bytes:
-        if self._since_row > self._limit:  # the bytes read so far without a row ending
-            raise MalformedFileError(f"a JSON row is larger than {self._limit:,} bytes")
-        data = self._read(size)
-        self._since_row += len(data)
-        resume = (b'"\\' if self._escaped else b'"') if self._in_string else b""
-        # The sentinel ends up outside any string: "\x01 " if the chunk ends outside one.
-        text = _STRING.sub(b" ", resume + data + b'\x01"\x02')
-        self._in_string = text.endswith(b"\x02")
-        if self._in_string:
-            tail = resume + data
-            self._escaped = (len(tail) - len(tail.rstrip(b"\\"))) % 2 == 1
-        text = b"0" * self._digits + text[:-2]
-        if self._long_int and self._long_int.search(text):
-            raise MalformedFileError(f"a number has over {sys.get_int_max_str_digits()} digits")
-        self._digits = 0 if self._in_string else len(text) - len(text.rstrip(b"0123456789"))
-        if brackets := text.translate(None, _NOT_BRACKETS):
-            levels = list(accumulate(map(_STEP.__getitem__, brackets), initial=self._depth))
-            if max(levels) > MAX_JSON_DEPTH:
-                raise MalformedFileError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            self._depth = levels[-1]
-        return data
-
-
-def _first_byte(stream: io.BufferedReader[Any]) -> tuple[bytes, int]:
-    """Consume a BOM and whitespace: the next byte (unread, b"" at the end) and its line."""
-    if stream.peek(3)[:3] == codecs.BOM_UTF8:
-        stream.read(3)
-    line = 1
-    while chunk := stream.peek(_CHUNK):
-        rest = chunk.lstrip(b" \t\r\n")
-        line += chunk[: len(chunk) - len(rest)].count(b"\n")
-        stream.read(len(chunk) - len(rest))
-        if rest:
-            return rest[:1], line
-    return b"", line
-
-
-class _AtHand:
-    """The stream as ijson should read it: what is at hand, not a full buffer, so rows come
-    out as soon as they arrive and the guard sees how far each one reaches."""
-
-    def __init__(self, stream: io.BufferedReader[Any]) -> None:
-        self.read, self.readinto = stream.read1, stream.readinto1
-
-
-def _json_rows(read: Read, options: FormatOptions) -> Iterator[Row | RowError]:
+def _json_rows(read: Read, options: FormatOptions, at: _From) -> Iterator[Row | RowError]:
     """A top-level array (one row per element) or one object (one row)."""
-    if codecs.lookup(options.encoding).name not in ("utf-8", "utf-8-sig"):  # ijson: UTF-8 only
-        text = io.TextIOWrapper(io.BufferedReader(_Raw(read), _CHUNK), options.encoding)
-
-        def read(size: int) -> bytes:
-            return text.read(size).encode()
-
-    guard = _JsonGuard(read, options.max_row_bytes)
-    stream = io.BufferedReader(_Raw(guard), _CHUNK)
-    index, single = 0, False
-    try:
-        first, line = _first_byte(stream)
-        if not first:
-            raise MalformedFileError("empty file: expected a JSON array or object", line=line)
-        if first not in (b"[", b"{"):
-            found = repr(first.decode("latin-1"))
-            raise MalformedFileError(f"not a JSON array or object: found {found}", line=line)
-        single = first == b"{"
-        # ijson does not tell where an element starts, so array rows have no line.
-        for value in ijson.items(_AtHand(stream), "" if single else "item", use_float=False):
-            guard.row_done()
-            yield _row(index, line if single else None, value)
-            index += 1
-    except (ijson.JSONError, ValueError) as exc:  # ValueError covers UnicodeDecodeError
-        where = f"after {index:,} row{'s' * (index > 1)}" if index else "before the first row"
-        reason = f"invalid JSON {where}: {_first_line(exc)}"
-        if single and "trailing garbage" in reason:
-            reason += " (several values in one file are JSON Lines: use .jsonl or kind 'jsonl')"
-        raise MalformedFileError(reason) from exc
+    elements = json_values(read, options.encoding, options.max_row_bytes, MAX_JSON_DEPTH)
+    for index, (line, value) in enumerate(elements):
+        yield _row(index, line, value)
 
 
-def _first_line(exc: Exception) -> str:
-    message = exc.args[0] if exc.args else exc
-    if isinstance(message, bytes):  # yajl2_c reports some errors as bytes
-        message = message.decode("utf-8", "replace")
-    return str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
-
-
-def _row(index: int, line: int | None, value: Any) -> Row | RowError:
+def _row(index: int, line: int | None, value: Any, after: Start | None = None) -> Row | RowError:
     if isinstance(value, dict):
-        return Row(index, line, value)
-    return RowError(index, line, f"not a JSON object: {_json_type(value)}")
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float | Decimal):
-        return "number"
-    names = {dict: "object", list: "array", str: "string", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number DynamoDB can store")
-
-
-# One decoder: json.loads with options would build a new one per row.
-_loads = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant).decode
-
-
-def _json_reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON: {exc.msg} (col {exc.colno})"
-    if isinstance(exc, RecursionError):
-        return "not valid JSON: nested too deeply"
-    return f"not valid JSON: {exc}"
+        return Row(index, line, value, after)
+    return RowError(index, line, f"not a JSON object: {json_type(value)}", after)
 
 
 # --- JSON Lines ------------------------------------------------------------------------------
 
 
-def _jsonl_rows(read: Read, options: FormatOptions) -> Iterator[Row | RowError]:
+def _jsonl_rows(read: Read, options: FormatOptions, at: _From) -> Iterator[Row | RowError]:
     """One object per line; blank lines are not rows. A bad line is a row error."""
-    text = _text(read, options, newline="\n")  # "\n" alone ends a line; "\r\n" is JSON space
-    limit, index, number = options.max_row_bytes, 0, 0
+    origin, exact, limit = at.start, at.exact, options.max_row_bytes
+    # "\n" alone ends a line; "\r\n" is JSON space.
+    decoded, bom = text(read, options.encoding, "\n", at_start=origin.offset == 0)
+    offset = origin.offset + bom if exact else None
+    lines = Lines(decoded, limit, fail=False, line=origin.line, offset=offset)
+    index = origin.index
     try:
-        for number, line in enumerate(_lines(text, limit, fail=False), start=1):
+        for line in lines:
             if line and not line.strip(" \t\r\n"):
                 continue
+            number = lines.number
+            after = Start(index + 1, number + 1, lines.offset) if exact else None
             if not line:
-                yield RowError(index, number, f"line is longer than {limit:,} characters")
+                yield RowError(index, number, f"line is longer than {limit:,} characters", after)
             elif _UNDECODED.search(line):
-                yield RowError(index, number, f"not valid {options.encoding} text")
+                yield RowError(index, number, f"not valid {options.encoding} text", after)
             else:
                 try:
-                    yield _row(index, number, _loads(line))
+                    yield _row(index, number, loads(line), after)
                 except (ValueError, RecursionError) as exc:
-                    yield RowError(index, number, _json_reason(exc))
+                    yield RowError(index, number, json_reason(exc), after)
             index += 1
     except UnicodeError as exc:  # what surrogateescape cannot absorb (UTF-16 without a BOM)
-        raise MalformedFileError(f"not {options.encoding} text: {exc}", line=number) from exc
+        raise MalformedFileError(f"not {options.encoding} text: {exc}", line=lines.number) from exc
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -416,43 +310,69 @@ def _cell(kind: str, cell: str) -> Any:
         return _BOOLS[text.lower()]
     if kind == "json":
         try:
-            return _loads(cell)
+            return loads(cell)
         except (ValueError, RecursionError) as exc:
-            raise ValueError(_json_reason(exc)) from exc
+            raise ValueError(json_reason(exc)) from exc
     shown = repr(cell if len(cell) <= 40 else cell[:40] + "...")
     expected = {"int": "an integer", "decimal": "a decimal number", "bool": "true or false"}
     raise ValueError(f"{shown} is not {expected.get(kind, kind)}")
 
 
-def _csv_rows(read: Read, options: FormatOptions) -> Iterator[Row | RowError]:
-    """A header record, then one row per record; blank lines are not rows."""
+def _csv_reader(
+    read: Read, options: FormatOptions, at: Start, *, exact: bool = False
+) -> tuple[Lines, Any]:
+    """The physical lines (which tell the position after each record) and a reader over them."""
     # csv's field limit is process-wide; raising it (never lowering) keeps long cells readable.
     if csv.field_size_limit() < options.max_row_bytes:
         csv.field_size_limit(options.max_row_bytes)
-    text = _text(read, options, newline="")  # csv itself splits "\r\n", "\r" and "\n"
-    lines = _lines(text, options.max_row_bytes, fail=True)
-    reader = csv.reader(lines, delimiter=options.delimiter, quotechar=options.quotechar)
+    # newline="": csv itself splits "\r\n", "\r" and "\n", and the text stays byte for byte.
+    decoded, bom = text(read, options.encoding, "", at_start=at.offset == 0)
+    offset = at.offset + bom if exact else None
+    lines = Lines(decoded, options.max_row_bytes, fail=True, line=at.line, offset=offset)
+    return lines, csv.reader(lines, delimiter=options.delimiter, quotechar=options.quotechar)
+
+
+def _csv_header(reader: Iterator[list[str]], lines: Lines, options: FormatOptions) -> list[str]:
+    header = next((record for record in reader if record), None)
+    if header is None:
+        raise MalformedFileError("empty file: a CSV file starts with a header")
+    _check_header(header, lines.number, options)
+    return header
+
+
+def _csv_rows(read: Read, options: FormatOptions, at: _From) -> Iterator[Row | RowError]:
+    """A header record, then one row per record; blank lines are not rows.
+
+    ``csv.reader`` pulls a line only when its record needs one, so once a record is parsed
+    ``lines`` stands right after its last line, however many lines its quoted cells spanned.
+    """
+    origin, exact = at.start, at.exact
+    lines, reader = _csv_reader(read, options, origin, exact=exact)
     try:
-        header = next((record for record in reader if record), None)
-        if header is None:
-            raise MalformedFileError("empty file: a CSV file starts with a header")
-        _check_header(header, reader.line_num, options)
+        if at.header is None:
+            header = _csv_header(reader, lines, options)
+        else:
+            header = list(at.header)
+            _check_header(header, None, options)
         typed: list[_Typed] = [
             (column, name, kind)
             for column, name in enumerate(header)
             if (kind := options.column_types.get(name, "str")) != "str"
         ]
-        index, start = 0, reader.line_num + 1
+        index, start = origin.index, lines.number + 1
         for record in reader:
-            line, start = start, reader.line_num + 1
+            line, start = start, lines.number + 1
             if record:
-                yield _csv_row(index, line, header, typed, record, enc=options.encoding)
+                after = Start(index + 1, start, lines.offset) if exact else None
+                yield _csv_row(
+                    index, line, header, typed, record, encoding=options.encoding, after=after
+                )
                 index += 1
     except (csv.Error, UnicodeError) as exc:
-        raise MalformedFileError(f"not CSV: {exc}", line=reader.line_num) from exc
+        raise MalformedFileError(f"not CSV: {exc}", line=lines.number) from exc
 
 
-def _check_header(header: list[str], line: int, options: FormatOptions) -> None:
+def _check_header(header: list[str], line: int | None, options: FormatOptions) -> None:
     problem = ""
     if _UNDECODED.search("".join(header)):
         problem = f"the header is not valid {options.encoding} text"
@@ -467,12 +387,19 @@ def _check_header(header: list[str], line: int, options: FormatOptions) -> None:
 
 
 def _csv_row(
-    index: int, line: int, header: list[str], typed: list[_Typed], record: list[str], *, enc: str
+    index: int,
+    line: int,
+    header: list[str],
+    typed: list[_Typed],
+    record: list[str],
+    *,
+    encoding: str,
+    after: Start | None,
 ) -> Row | RowError:
     if len(record) != len(header):
-        return RowError(index, line, f"expected {len(header)} columns, got {len(record)}")
+        return RowError(index, line, f"expected {len(header)} columns, got {len(record)}", after)
     if _UNDECODED.search("".join(record)):
-        return RowError(index, line, f"not valid {enc} text")
+        return RowError(index, line, f"not valid {encoding} text", after)
     value = dict(zip(header, record, strict=True))
     for column, name, kind in typed:
         cell = record[column]
@@ -482,11 +409,11 @@ def _csv_row(
         try:
             value[name] = _cell(kind, cell)
         except ValueError as exc:
-            return RowError(index, line, f"column {name!r}: {exc}")
-    return Row(index, line, value)
+            return RowError(index, line, f"column {name!r}: {exc}", after)
+    return Row(index, line, value, after)
 
 
-_READERS: Mapping[str, Callable[[Read, FormatOptions], Iterator[Row | RowError]]] = {
+_READERS: Mapping[str, Callable[[Read, FormatOptions, _From], Iterator[Row | RowError]]] = {
     "json": _json_rows,
     "jsonl": _jsonl_rows,
     "csv": _csv_rows,

@@ -7,6 +7,7 @@ is safe because only the lease holder writes a file's rows.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -22,16 +23,26 @@ from bucketsync.aws.batch import BatchResult, BatchWriter
 from bucketsync.aws.dynamo import paged_items
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
-from bucketsync.sinks.records.formats import FormatOptions, Row, RowError, read_object
+from bucketsync.sinks.records.formats import (
+    FormatOptions,
+    Row,
+    RowError,
+    Start,
+    detect,
+    offsets_exact,
+    read_header,
+    read_object,
+)
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX, KeyedRowWriter
 from bucketsync.sinks.records.manifest import (
     MAX_REPORTED_ERRORS,
+    Claim,
     ClaimKind,
     LostLeaseError,
     ManifestStore,
     file_partition,
 )
-from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, item_size, to_item
+from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, convert, item_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -85,11 +96,11 @@ Progress = Callable[["LoadReport", int], None]  # (rows so far, bytes of the obj
 
 
 class _Counting:
-    """The object's body, counting the bytes read (for progress bars)."""
+    """The object's body, counting the bytes read (for progress bars) from where it starts."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, start: int = 0) -> None:
         self._raw = raw
-        self.bytes = 0
+        self.bytes = start
 
     def read(self, size: int = -1, /) -> bytes:
         data: bytes = self._raw.read(size)
@@ -128,6 +139,14 @@ class _Job:
         for failure in result.failures:
             index, line = failure.tag if isinstance(failure.tag, tuple) else (None, None)
             self.bad(index, line, f"not written: {failure.error}")
+
+
+class _PastTheEnd(Exception):
+    """A Range GET starting at or after the end of the object (HTTP 416)."""
+
+
+class _CannotSeek(Exception):
+    """A checkpoint's byte offset that the file, as the rule now reads it, cannot use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,20 +203,11 @@ class FileLoader:
             raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
         report = LoadReport("applied", gen=claim.gen, rows=claim.written, bad=claim.bad)
         job = _Job(manifest, target, bucket, key, stamp, report, resumed_at=claim.next_index)
-        body = self._open(bucket, key, etag=etag, version_id=version_id)
-        if body is None:  # replaced or deleted since the event: its own event will follow
-            manifest.fail(bucket, key, stamp, reason="superseded before it could be read")
-            return LoadReport("stale")
-        stream, encoding = body
-        job.body = stream
         try:
-            entries = read_object(
-                stream,
-                key=key,
-                content_encoding=encoding,
-                options=target.options,
-                skip=claim.next_index,
-            )
+            entries = self._entries(job, claim, etag=etag, version_id=version_id)
+            if entries is None:  # replaced or deleted since the event: its own event will follow
+                manifest.fail(bucket, key, stamp, reason="superseded before it could be read")
+                return LoadReport("stale")
             self._write(job, entries, progress)
         except LostLeaseError:
             # A newer version claimed the file mid-load: it overwrites and sweeps these rows.
@@ -208,7 +218,8 @@ class FileLoader:
             log.warning("s3://%s/%s cannot be loaded: %s", bucket, key, exc)
             return LoadReport("rejected", gen=claim.gen, failure=str(exc))
         finally:
-            stream.close()
+            if job.body is not None:
+                job.body.close()
         try:
             manifest.complete(
                 bucket,
@@ -230,6 +241,72 @@ class FileLoader:
         if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
             report.swept = self._sweep(target, bucket, key, keep=report.gen)
         return report
+
+    def _entries(
+        self, job: _Job, claim: Claim, *, etag: str | None, version_id: str | None
+    ) -> Iterator[Row | RowError] | None:
+        """The file's entries from the claim's checkpoint on, with ``job.body`` open; None if
+        the version is gone. A checkpoint with a byte offset resumes with a Range GET there;
+        one without (a first attempt, gzip, JSON, other encodings) re-reads from the start."""
+        at = Start(claim.next_index, claim.next_line, claim.next_offset)
+        # Unpinned (no version id, no etag), the object could have changed under the offset.
+        if at.offset > 0 and at.line > 0 and (etag or version_id):
+            try:
+                return self._ranged(job, at, etag=etag, version_id=version_id)
+            except _PastTheEnd:  # checkpointed after the last row: nothing is left to read
+                job.body = _Counting(io.BytesIO(), at.offset)
+                return iter(())
+            except _CannotSeek:  # the rule's options changed since the checkpoint
+                log.info("s3://%s/%s: resuming by reading again", job.bucket, job.key)
+        opened = self._open(job.bucket, job.key, etag=etag, version_id=version_id)
+        if opened is None:
+            return None
+        job.body, encoding = opened
+        return read_object(
+            job.body,
+            key=job.key,
+            content_encoding=encoding,
+            options=job.target.options,
+            skip=at.index,
+        )
+
+    def _ranged(
+        self, job: _Job, at: Start, *, etag: str | None, version_id: str | None
+    ) -> Iterator[Row | RowError] | None:
+        """The entries from byte ``at.offset`` on; _CannotSeek if offsets do not apply."""
+        options = job.target.options
+        opened = self._open(job.bucket, job.key, etag=etag, version_id=version_id, first=at.offset)
+        if opened is None:
+            return None
+        job.body, encoding = opened
+        kind, gzip = detect(job.key, encoding, options)
+        if not offsets_exact(kind, gzip, options):
+            job.body.close()
+            job.body = None
+            raise _CannotSeek(f"s3://{job.bucket}/{job.key} cannot be read from a byte offset")
+        header = None
+        if kind == "csv":
+            # Read again from this very version rather than kept in the manifest: a wide
+            # header would weigh on every checkpoint's write (and could push the item past
+            # DynamoDB's 400 KB), while this is one small GET per resume, which is rare.
+            head = self._open(
+                job.bucket, job.key, etag=etag, version_id=version_id, last=at.offset - 1
+            )
+            if head is None:
+                return None
+            top = head[0]
+            try:
+                header = read_header(top, key=job.key, content_encoding=encoding, options=options)
+            finally:
+                top.close()
+        return read_object(
+            job.body,
+            key=job.key,
+            content_encoding=encoding,
+            options=options,
+            start=at,
+            header=header,
+        )
 
     def _write(
         self,
@@ -296,12 +373,14 @@ class FileLoader:
                 or out_of_time
             ):
                 job.settle(writer.flush())
+                after = entry.after  # None where the format has no exact byte offsets
                 job.manifest.checkpoint(
                     job.bucket,
                     job.key,
                     job.stamp,
                     next_index=entry.index + 1,
-                    next_offset=0,
+                    next_offset=after.offset if after else 0,
+                    next_line=after.line if after else 0,
                     written=report.rows,
                     bad=report.bad,
                     new_errors=report.errors[job.persisted :],
@@ -385,28 +464,36 @@ class FileLoader:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _open(
-        self, bucket: str, key: str, *, etag: str | None, version_id: str | None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        etag: str | None,
+        version_id: str | None,
+        first: int = 0,
+        last: int | None = None,
     ) -> tuple[_Counting, str | None] | None:
+        """The body from byte ``first`` to ``last`` (the end for None) and its encoding; None
+        if that version is gone; _PastTheEnd if ``first`` is past the last byte."""
         request: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             request["VersionId"] = version_id
         elif etag:
             request["IfMatch"] = f'"{etag}"'  # the version the stamp names, or nothing
+        if first or last is not None:
+            request["Range"] = f"bytes={first}-{'' if last is None else last}"
         try:
             answer = self._s3.get_object(**request)
         except ClientError as exc:
-            if error_code(exc) in {
-                "PreconditionFailed",
-                "NoSuchKey",
-                "NoSuchVersion",
-                "404",
-                "412",
-            }:
+            code = error_code(exc)
+            if code in {"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"}:
                 return None
+            if first and code in {"InvalidRange", "416"}:
+                raise _PastTheEnd(f"s3://{bucket}/{key} ends before byte {first}") from exc
             raise translate(exc, "GetObject") from exc
         except BotoCoreError as exc:
             raise translate(exc, "GetObject") from exc
-        return _Counting(answer["Body"]), answer.get("ContentEncoding")
+        return _Counting(answer["Body"], first), answer.get("ContentEncoding")
 
     def _sweep(self, target: Target, bucket: str, key: str, *, keep: int | None) -> int:
         """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
@@ -476,7 +563,9 @@ class FileLoader:
 
 
 def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict[str, Any]:
-    item = to_item(row.value, key_attributes=target.key_fields)
+    item, size = convert(row.value, key_attributes=target.key_fields)
+    if size > MAX_ITEM_BYTES:
+        raise RowValueError(f"item is {size:,} bytes; DynamoDB's limit is 400 KB")
     reserved = KEYED_RESERVED if target.key_fields else RESERVED
     clash = reserved.intersection(item)
     if clash:
@@ -487,7 +576,8 @@ def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict
         item["pk"] = file_partition(bucket, key)
         item["sk"] = f"{ROW_PREFIX}{row.index:012d}"
     item["_gen"] = gen
-    size = item_size(item)  # again, with the keys added: the limit is on the whole item
+    # The reserved names are the ones just added: the limit is on the whole item.
+    size += item_size({name: item[name] for name in reserved})
     if size > MAX_ITEM_BYTES:
         raise RowValueError(f"item is {size:,} bytes with its keys; DynamoDB's limit is 400 KB")
     return item

@@ -10,7 +10,8 @@ need (see docs/records.md):
   that at its next checkpoint and stops.
 * ``gen``: the generation readers take as current; rows carry the ``_gen`` that wrote them.
   ``gen_counter`` hands out a new generation to each load.
-* the checkpoint of the load in progress (``next_index``, ``next_offset``, counts).
+* the checkpoint of the load in progress: ``next_index``, and where that row's read starts
+  (``next_offset``, ``next_line``; 0 where the format has no exact offsets), counts.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Claim:
     kind: ClaimKind
     gen: int = 0
     next_index: int = 0
-    next_offset: int = 0
+    next_offset: int = 0  # 0: resume by re-reading from the start, skipping next_index rows
+    next_line: int = 0
     written: int = 0
     bad: int = 0
     previous_gen: int | None = None  # the current generation when the claim was made
@@ -143,6 +145,7 @@ class ManifestStore:
                 gen=_int(resumed.get("load_gen")) or 0,
                 next_index=_int(resumed.get("next_index")) or 0,
                 next_offset=_int(resumed.get("next_offset")) or 0,
+                next_line=_int(resumed.get("next_line")) or 0,
                 written=_int(resumed.get("written")) or 0,
                 bad=_int(resumed.get("bad")) or 0,
                 previous_gen=_int(resumed.get("gen")),
@@ -151,8 +154,8 @@ class ManifestStore:
             bucket,
             key,
             "SET rev = :s, load_stamp = :s, lease_until = :until, #st = :l, next_index = :z, "
-            "next_offset = :z, written = :z, bad = :z, errors = :none, load_identity = :id, "
-            "load_gen = if_not_exists(gen_counter, :z) + :one "
+            "next_offset = :z, next_line = :z, written = :z, bad = :z, errors = :none, "
+            "load_identity = :id, load_gen = if_not_exists(gen_counter, :z) + :one "
             "ADD gen_counter :one",
             "(attribute_not_exists(rev) OR rev < :s OR (rev = :s AND load_stamp <> :s)) "
             "AND (attribute_not_exists(lease_until) OR lease_until < :now)",
@@ -182,20 +185,27 @@ class ManifestStore:
         *,
         next_index: int,
         next_offset: int,
+        next_line: int,
         written: int,
         bad: int,
         new_errors: Sequence[Mapping[str, Any]] = (),
         now: float,
         lease: float,
     ) -> None:
-        """Record progress and renew the lease; LostLeaseError if a newer version waits."""
+        """Record progress and renew the lease; LostLeaseError if a newer version waits.
+
+        ``next_offset`` and ``next_line`` are where row ``next_index`` starts (a row's
+        ``after``), or 0 where the format has no exact byte offsets.
+        """
         expression = (
-            "SET next_index = :i, next_offset = :o, written = :w, bad = :b, lease_until = :until"
+            "SET next_index = :i, next_offset = :o, next_line = :n, written = :w, bad = :b, "
+            "lease_until = :until"
         )
         values: dict[str, Any] = {
             ":s": stamp,
             ":i": next_index,
             ":o": next_offset,
+            ":n": next_line,
             ":w": written,
             ":b": bad,
             ":until": _num(now + lease),

@@ -42,13 +42,25 @@ class RowValueError(BucketSyncError, ValueError):
 
 def to_item(value: Mapping[str, Any], *, key_attributes: Sequence[str] = ()) -> dict[str, Any]:
     """The item for one row, checked against DynamoDB's rules; :class:`RowValueError` if not."""
-    item = _map(value, "", 0)
-    for name in key_attributes:
-        _check_key(name, item.get(name, _MISSING))
-    size = item_size(item)
+    item, size = convert(value, key_attributes=key_attributes)
     if size > MAX_ITEM_BYTES:
         raise RowValueError(f"item is {size:,} bytes; DynamoDB's limit is 400 KB")
     return item
+
+
+def convert(
+    value: Mapping[str, Any], *, key_attributes: Sequence[str] = ()
+) -> tuple[dict[str, Any], int]:
+    """The item for one row and its :func:`item_size`, in one walk (the loader's hot path:
+    it adds its own keys before checking the limit); :class:`RowValueError` if not storable."""
+    try:
+        item, size = _map(value, 0)
+    except _Refused as exc:
+        raise RowValueError(exc.message(top=True)) from None
+    for name in key_attributes:
+        _check_key(name, item.get(name, _MISSING))
+    # An item is not a map value: no container overhead, no byte per attribute.
+    return item, size - 3 - len(item)
 
 
 def item_size(item: Mapping[str, Any]) -> int:
@@ -75,7 +87,11 @@ def _size(value: Any) -> int:
 
 def _significant_digits(number: Decimal) -> int:
     # DynamoDB trims leading and trailing zeros before it counts.
-    return len("".join(map(str, number.as_tuple().digits)).strip("0"))
+    digits = number.as_tuple().digits
+    kept = len(digits)
+    while kept and digits[kept - 1] == 0:
+        kept -= 1
+    return kept - next((n for n, d in enumerate(digits) if d), kept)
 
 
 _MISSING = object()
@@ -94,69 +110,102 @@ def _check_key(name: str, value: Any) -> None:
         raise RowValueError(f"key attribute {name!r} is empty")
 
 
-def _where(path: str) -> str:
-    return f"{path}: " if path else ""
+class _Refused(Exception):
+    """A value that cannot be stored. The path is built only when one is refused, segment by
+    segment as the exception leaves each container: the good rows pay nothing for it."""
+
+    def __init__(self, reason: str, *, in_map: bool = False) -> None:
+        self.reason, self.in_map, self.path = reason, in_map, ""
+
+    def within(self, segment: str) -> _Refused:
+        self.path = segment + self.path
+        return self
+
+    def message(self, *, top: bool) -> str:
+        path = self.path[1:] if self.path.startswith(".") else self.path
+        if self.in_map:  # about the map's own names: said of the map, or bare at the top
+            return f"{path}: {self.reason}" if path else self.reason
+        return f"{path}: {self.reason}"
 
 
-def _map(value: Mapping[Any, Any], path: str, depth: int) -> dict[str, Any]:
+def _map(value: Mapping[Any, Any], depth: int) -> tuple[dict[str, Any], int]:
     item: dict[str, Any] = {}
+    total = 3
     for name, member in value.items():
         if not isinstance(name, str):
-            raise RowValueError(f"{_where(path)}names must be strings, not {type(name).__name__}")
-        inner = f"{path}.{name}" if path else name
+            raise _Refused(f"names must be strings, not {type(name).__name__}", in_map=True)
         if not name:
-            raise RowValueError(f"{_where(path)}an attribute name is empty")
-        try:
-            size = len(name.encode())
-        except UnicodeEncodeError:
-            raise RowValueError(f"{_where(path)}a name is not valid Unicode") from None
+            raise _Refused("an attribute name is empty", in_map=True)
+        if name.isascii():
+            size = len(name)
+        else:
+            try:
+                size = len(name.encode())
+            except UnicodeEncodeError:
+                raise _Refused("a name is not valid Unicode", in_map=True) from None
         if size > MAX_NAME_BYTES:
-            raise RowValueError(f"{_where(path)}a name is {size:,} bytes; the limit is 64 KB")
-        item[name] = _value(member, inner, depth)
-    return item
-
-
-def _value(value: Any, path: str, depth: int) -> Any:
-    """``value`` as an item value, ``depth`` containers below the item."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
+            raise _Refused(f"a name is {size:,} bytes; the limit is 64 KB", in_map=True)
         try:
-            value.encode()
+            item[name], bytes_ = _value(member, depth)
+        except _Refused as exc:
+            raise exc.within(f".{name}") from None
+        total += size + bytes_ + 1
+    return item, total
+
+
+def _value(value: Any, depth: int) -> tuple[Any, int]:
+    """``value`` as an item value and its size, ``depth`` containers below the item."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value, len(value)
+        try:
+            return value, len(value.encode())
         except UnicodeEncodeError:  # a lone surrogate, from a "\ud800" escape or a bad byte
-            raise RowValueError(f"{path}: string is not valid Unicode") from None
-        return value
+            raise _Refused("string is not valid Unicode") from None
+    if value is None or isinstance(value, bool):
+        return value, 1
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RowValueError(f"{path}: {value} is not a number DynamoDB can store")
-        return _number(Decimal(repr(value)), path)  # repr: the shortest digits that round-trip
+            raise _Refused(f"{value} is not a number DynamoDB can store")
+        return _number(Decimal(repr(value)))  # repr: the shortest digits that round-trip
     if isinstance(value, int | Decimal):
-        return _number(Decimal(value), path)
+        return _number(Decimal(value))
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
+        data = bytes(value)
+        return data, len(data)
     if isinstance(value, Mapping | list | tuple):
         if depth >= MAX_DEPTH:
-            raise RowValueError(f"{path}: nested deeper than DynamoDB's {MAX_DEPTH} levels")
+            raise _Refused(f"nested deeper than DynamoDB's {MAX_DEPTH} levels")
         if isinstance(value, Mapping):
-            return _map(value, path, depth + 1)
-        return [_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-    raise RowValueError(f"{path}: cannot store a {type(value).__name__}")
+            return _map(value, depth + 1)
+        items, total = [], 3
+        for index, member in enumerate(value):
+            try:
+                converted, size = _value(member, depth + 1)
+            except _Refused as exc:
+                raise exc.within(f"[{index}]") from None
+            items.append(converted)
+            total += size + 1
+        return items, total
+    raise _Refused(f"cannot store a {type(value).__name__}")
 
 
-def _number(number: Decimal, path: str) -> Decimal:
+def _number(number: Decimal) -> tuple[Decimal, int]:
     if not number.is_finite():
-        raise RowValueError(f"{path}: {number} is not a number DynamoDB can store")
+        raise _Refused(f"{number} is not a number DynamoDB can store")
     if not number:
-        return Decimal(0)  # DynamoDB keeps neither sign nor scale of a zero
+        return Decimal(0), 1  # DynamoDB keeps neither sign nor scale of a zero
     sign, digits, exponent = number.as_tuple()
-    kept = _significant_digits(number)
+    kept = len(digits)
+    while digits[kept - 1] == 0:  # trailing zeros are not significant (no leading ones here)
+        kept -= 1
     if kept > MAX_DIGITS:
-        raise RowValueError(f"{path}: number has {kept} significant digits; DynamoDB keeps 38")
+        raise _Refused(f"number has {kept} significant digits; DynamoDB keeps 38")
     if not MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
-        raise RowValueError(f"{path}: {number} is out of DynamoDB's range (1E-130 to 9.9E+125)")
+        raise _Refused(f"{number} is out of DynamoDB's range (1E-130 to 9.9E+125)")
     if len(digits) > MAX_DIGITS:  # trailing zeros past 38 digits: boto3 would call it inexact
         number = Decimal((sign, digits[:kept], int(exponent) + len(digits) - kept))
     try:
-        return _BOTO3.create_decimal(number)
+        return _BOTO3.create_decimal(number), (kept + 1) // 2 + 1
     except DecimalException:  # 38 digits do not fit near 1E-130, where precision thins out
-        raise RowValueError(f"{path}: {number} cannot be stored exactly") from None
+        raise _Refused(f"{number} cannot be stored exactly") from None
