@@ -35,7 +35,7 @@ from bucketsync.local.emulator import (
     emulator_settings,
 )
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_stack
-from bucketsync.settings import Settings
+from bucketsync.settings import SEED_NAMES, Settings
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account: the queue URL's path
@@ -58,7 +58,11 @@ _environment = pytest.MonkeyPatch()
 def pytest_configure(config: pytest.Config) -> None:
     """Fake credentials before anything is imported or collected; undone at unconfigure."""
     for name in list(os.environ):
-        if name in _REMOVED or name.startswith(("AWS_ENDPOINT_URL_", "BUCKETSYNC_")):
+        if (
+            name in _REMOVED
+            or name in SEED_NAMES.values()
+            or name.startswith(("AWS_ENDPOINT_URL_", "BUCKETSYNC_"))
+        ):
             _environment.delenv(name)
     _environment.setenv("AWS_ACCESS_KEY_ID", FAKE_ACCESS_KEY_ID)
     _environment.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET_ACCESS_KEY)

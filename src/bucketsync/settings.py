@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ORDERING_MODES = ("auto", "sequencer", "observed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The sync service's own names (seed 004), accepted beside BUCKETSYNC_*; BUCKETSYNC_* wins.
+SEED_NAMES = {
+    "mirror_dir": "LOCAL_DOWNLOAD_DIR",
+    "sync_interval_hours": "SYNC_INTERVAL_HOURS",
+    "periodic_sync": "ENABLE_PERIODIC_SYNC",
+    "max_file_size_mb": "MAX_FILE_SIZE_MB",
+    "skip_existing": "SKIP_EXISTING_FILES",
+    "verify_integrity": "VERIFY_FILE_INTEGRITY",
+    "download_timeout_seconds": "DOWNLOAD_TIMEOUT_SECONDS",
+    "retry_attempts": "RETRY_ATTEMPTS",
+    "api_host": "API_HOST",
+    "api_port": "API_PORT",
+    "log_level": "LOG_LEVEL",
+    "bucket": "S3_BUCKET_NAME",
+    "api_endpoint": "API_ENDPOINT",
+    "timeout_seconds": "TIMEOUT_SECONDS",
+}
+
+
+def _also(name: str) -> AliasChoices:
+    """``BUCKETSYNC_<NAME>`` first, then the seed's name, then the field's own (for overrides)."""
+    return AliasChoices(f"BUCKETSYNC_{name.upper()}", SEED_NAMES[name], name)
 
 
 class Settings(BaseSettings):
@@ -92,8 +114,91 @@ class Settings(BaseSettings):
         default=None, ge=0, le=43200, description="SQS visibility timeout; unset: the queue's."
     )
 
+    # --- the local mirror and the sync service (seed 004's names accepted, see SEED_NAMES)
+    bucket: str | None = Field(
+        default=None,
+        validation_alias=_also("bucket"),
+        description="The bucket the mirror and the service sync (full sync, file listing).",
+    )
+    mirror_dir: str | None = Field(
+        default=None,
+        validation_alias=_also("mirror_dir"),
+        description="Mirror objects into this directory (unset: no mirror).",
+    )
+    mirror_prefix: str = Field(default="", description="Mirror only keys under this prefix.")
+    sync_interval_hours: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias=_also("sync_interval_hours"),
+        description="Hours between two full syncs of the mirror.",
+    )
+    periodic_sync: bool = Field(
+        default=True,
+        validation_alias=_also("periodic_sync"),
+        description="Run the periodic full sync (the service).",
+    )
+    max_file_size_mb: float = Field(
+        default=1000.0,
+        gt=0,
+        validation_alias=_also("max_file_size_mb"),
+        description="Objects larger than this are not mirrored (logged).",
+    )
+    skip_existing: bool = Field(
+        default=True,
+        validation_alias=_also("skip_existing"),
+        description="Skip objects whose size and etag the mirror already holds.",
+    )
+    verify_integrity: bool = Field(
+        default=True,
+        validation_alias=_also("verify_integrity"),
+        description="Check MD5 (single-part etags) and S3's additional checksums on download.",
+    )
+    download_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=_also("download_timeout_seconds"),
+        description="Read timeout of one download.",
+    )
+    retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        validation_alias=_also("retry_attempts"),
+        description="Attempts of a download, and of the forwarder's POST.",
+    )
+    api_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=_also("api_host"),
+        description="Address the service listens on; not loopback only with a token or secret.",
+    )
+    api_port: int = Field(
+        default=8888, ge=0, le=65535, validation_alias=_also("api_port"), description="Its port."
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token the service's mutating routes require."
+    )
+    hmac_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret: the forwarder signs its POSTs with it, the service checks.",
+    )
+    api_endpoint: str | None = Field(
+        default=None,
+        validation_alias=_also("api_endpoint"),
+        description="The forwarding Lambda POSTs events to <this>/api/v1/s3-notification.",
+    )
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=_also("timeout_seconds"),
+        description="The forwarder's timeout for one POST.",
+    )
+
     # --- logs
-    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=_also("log_level"),
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="auto: JSON in Lambda, readable lines on a terminal."
     )

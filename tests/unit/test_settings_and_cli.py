@@ -346,3 +346,32 @@ def test_parse_s3_uri_never_returns_a_shifted_key(uri: str, unshifted: tuple[str
     except typer.BadParameter:
         return  # refusing is fine
     assert parsed == unshifted
+
+
+def test_the_sync_services_own_variable_names_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    seed = {
+        "LOCAL_DOWNLOAD_DIR": "/srv/mirror",
+        "SYNC_INTERVAL_HOURS": "0.5",
+        "ENABLE_PERIODIC_SYNC": "false",
+        "MAX_FILE_SIZE_MB": "12",
+        "SKIP_EXISTING_FILES": "false",
+        "VERIFY_FILE_INTEGRITY": "false",
+        "DOWNLOAD_TIMEOUT_SECONDS": "7",
+        "RETRY_ATTEMPTS": "5",
+        "API_HOST": "0.0.0.0",
+        "API_PORT": "9999",
+        "LOG_LEVEL": "debug",
+    }
+    for name, value in seed.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.mirror_dir == "/srv/mirror"
+    assert (settings.sync_interval_hours, settings.periodic_sync) == (0.5, False)
+    assert (settings.max_file_size_mb, settings.skip_existing) == (12, False)
+    assert (settings.verify_integrity, settings.download_timeout_seconds) == (False, 7)
+    assert (settings.retry_attempts, settings.api_host, settings.api_port) == (5, "0.0.0.0", 9999)
+    assert settings.log_level == "DEBUG"
+    # BUCKETSYNC_* wins over the seed's name; a flag wins over both.
+    monkeypatch.setenv("BUCKETSYNC_API_PORT", "7000")
+    assert Settings().api_port == 7000
+    assert Settings().override(api_port=7001).api_port == 7001
