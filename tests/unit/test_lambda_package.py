@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
-HANDLER = "bucketsync.runtimes.lambda_handler"
+HANDLERS = ("bucketsync.runtimes.lambda_handler", "bucketsync.runtimes.forwarder")
 # Top-level packages the Lambda artefact does not carry (CLI, service, emulator, tests) and
 # bucketsync's own layers above the runtimes.
 NOT_IN_LAMBDA = (
@@ -66,8 +66,9 @@ def probe(module: str, forbidden: tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
-def test_the_handler_imports_nothing_the_lambda_artefact_does_not_carry() -> None:
-    assert probe(HANDLER, NOT_IN_LAMBDA)["loaded"] == []
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_the_handlers_import_nothing_the_lambda_artefact_does_not_carry(handler: str) -> None:
+    assert probe(handler, NOT_IN_LAMBDA)["loaded"] == []
 
 
 def test_the_probe_does_see_a_forbidden_import() -> None:
