@@ -46,8 +46,8 @@ from bucketsync.engine.stamp import ObservationClock
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.schema import table_definition
-from bucketsync.sinks.records.loader import RESERVED, ROW_PREFIX, FileLoader, Target
-from bucketsync.sinks.records.manifest import ManifestStore, file_partition
+from bucketsync.sinks.records.loader import RESERVED, FileLoader, Target
+from bucketsync.sinks.records.manifest import ROW_PREFIX, ManifestStore, file_partition
 
 MB = 1024 * 1024
 PART_BYTES = 64 * MB

@@ -13,14 +13,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
-from bucketsync.aws.dynamo import paged_items
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
 from bucketsync.sinks.records.formats import (
@@ -33,15 +32,17 @@ from bucketsync.sinks.records.formats import (
     read_header,
     read_object,
 )
-from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX, KeyedRowWriter
+from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, KeyedRowWriter
 from bucketsync.sinks.records.manifest import (
     MAX_REPORTED_ERRORS,
+    ROW_PREFIX,
     Claim,
     ClaimKind,
     LostLeaseError,
     ManifestStore,
     file_partition,
 )
+from bucketsync.sinks.records.sweep import sweep
 from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, convert, item_size
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROW_PREFIX = "ROW#"
+
 PROGRESS_EVERY = 1000  # rows between two progress callbacks
 RESERVED = frozenset({"pk", "sk", "_gen"})
 KEYED_RESERVED = frozenset({FILE_ATTRIBUTE, "_gen"})
@@ -239,7 +240,14 @@ class FileLoader:
             return LoadReport("stale", gen=claim.gen)
         # Every generation but this one goes, whichever was current before.
         if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
-            report.swept = self._sweep(target, bucket, key, keep=report.gen)
+            report.swept = sweep(
+                self._dynamodb,
+                target,
+                bucket,
+                key,
+                keep=report.gen,
+                in_flight=self._tuning.in_flight,
+            )
         return report
 
     def _entries(
@@ -442,7 +450,9 @@ class FileLoader:
             return LoadReport("stale")
         if claim.kind is ClaimKind.BUSY:
             raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
-        swept = self._sweep(target, bucket, key, keep=None)
+        swept = sweep(
+            self._dynamodb, target, bucket, key, keep=None, in_flight=self._tuning.in_flight
+        )
         expires = self._clock() + self._tuning.tombstone_ttl_days * 86_400
         manifest.tombstone(bucket, key, stamp, expires_at=expires)
         return LoadReport("applied", gen=claim.gen, swept=swept)
@@ -494,72 +504,6 @@ class FileLoader:
         except BotoCoreError as exc:
             raise translate(exc, "GetObject") from exc
         return _Counting(answer["Body"], first), answer.get("ContentEncoding")
-
-    def _sweep(self, target: Target, bucket: str, key: str, *, keep: int | None) -> int:
-        """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
-        names = {"#g": "_gen"}
-        values: dict[str, Any] = {":keep": {"N": str(keep if keep is not None else -1)}}
-        operation: Literal["query", "scan"]
-        if target.key_fields:
-            key_attributes = target.key_fields
-            names["#f"] = FILE_ATTRIBUTE
-            values[":me"] = {"S": f"{bucket}/{key}"}
-            projection = ", ".join(f"#k{n}" for n in range(len(key_attributes)))
-            names.update({f"#k{n}": field for n, field in enumerate(key_attributes)})
-            request: dict[str, Any] = {
-                "TableName": target.table,
-                "ProjectionExpression": projection,
-            }
-            if self._has_file_index(target.table):
-                operation = "query"
-                request |= {"IndexName": FILE_INDEX, "KeyConditionExpression": "#f = :me"}
-                request["FilterExpression"] = "#g <> :keep"
-            else:  # no index on _file: a filtered scan of the shared table finds the rows
-                operation = "scan"
-                request["FilterExpression"] = "#f = :me AND #g <> :keep"
-        else:
-            key_attributes = ("pk", "sk")
-            operation = "query"
-            values |= {":p": {"S": file_partition(bucket, key)}, ":row": {"S": ROW_PREFIX}}
-            request = {
-                "TableName": target.table,
-                "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
-                "ProjectionExpression": "pk, sk",
-                "FilterExpression": "#g <> :keep",
-            }
-        request["ExpressionAttributeNames"] = names
-        request["ExpressionAttributeValues"] = values
-        with BatchWriter(
-            self._dynamodb,
-            target.table,
-            key_attributes=key_attributes,
-            in_flight=self._tuning.in_flight,
-        ) as writer:
-            for item in paged_items(self._dynamodb, operation, request):
-                writer.delete({k: _deserializer.deserialize(item[k]) for k in key_attributes})
-            result = writer.flush()
-        if result.failures:
-            # Not fatal: rows of an old generation are invisible to readers; the next load or
-            # a reconcile sweeps them again.
-            log.warning("s3://%s/%s: %d stale rows not deleted", bucket, key, len(result.failures))
-        return result.deleted
-
-    def _has_file_index(self, table: str) -> bool:
-        try:
-            description = self._dynamodb.describe_table(TableName=table)["Table"]
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "DescribeTable") from exc
-        for index in description.get("GlobalSecondaryIndexes", []):
-            if index["IndexName"] != FILE_INDEX:
-                continue
-            projection = index.get("Projection", {})
-            if projection.get("ProjectionType") == "ALL" or "_gen" in projection.get(
-                "NonKeyAttributes", []
-            ):
-                return True
-            # Without _gen in the index, "not this generation" would match every row.
-            log.warning("index %s on %s does not project _gen: scanning instead", FILE_INDEX, table)
-        return False
 
 
 def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict[str, Any]:

@@ -36,6 +36,9 @@ MAX_REPORTED_ERRORS = 100  # the manifest keeps the first ones; the count is exa
 _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
+ROW_PREFIX = "ROW#"  # rows of a file sort under its partition after this prefix
+
+
 def file_partition(bucket: str, key: str) -> str:
     return f"FILE#{bucket}/{key}"
 
