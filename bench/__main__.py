@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import emulator_costs, latency, records_load, requests_per_change, throughput
+from bench import (
+    emulator_costs,
+    latency,
+    mirror_sync,
+    records_load,
+    requests_per_change,
+    throughput,
+)
 
 BENCHMARKS = {
     "emulator_costs": emulator_costs.main,
@@ -12,6 +19,7 @@ BENCHMARKS = {
     "throughput": throughput.main,
     "latency": latency.main,
     "records_load": records_load.main,
+    "mirror_sync": mirror_sync.main,
 }
 
 

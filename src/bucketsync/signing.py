@@ -13,13 +13,15 @@ import hmac
 import time
 from collections.abc import Mapping
 
+from bucketsync.errors import BucketSyncError
+
 SIGNATURE_HEADER = "X-Bucketsync-Signature"
 TIMESTAMP_HEADER = "X-Bucketsync-Timestamp"
 VERSION = "v1"
 TOLERANCE_SECONDS = 300
 
 
-class SignatureError(ValueError):
+class SignatureError(BucketSyncError, ValueError):
     """The request is not signed with the shared secret, or not recently; says which."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
@@ -14,12 +15,32 @@ from bucketsync.routes import load_routes
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
+from bucketsync.sinks.mirror import MirrorSink
 from bucketsync.sinks.records.loader import FileLoader, Tuning
 from bucketsync.sinks.records.sink import RecordsSink
 
 
-def build_engine(settings: Settings, clients: Clients | None = None) -> Engine:
-    """The catalog (unless turned off) and, when routing rules are set, the records sink."""
+def build_mirror(settings: Settings, clients: Clients) -> MirrorSink | None:
+    """The local mirror when ``mirror_dir`` (LOCAL_DOWNLOAD_DIR) is set."""
+    if not settings.mirror_dir:
+        return None
+    return MirrorSink(
+        clients.s3,
+        Path(settings.mirror_dir),
+        prefix=settings.mirror_prefix,
+        max_file_bytes=int(settings.max_file_size_mb * 1024 * 1024),
+        verify=settings.verify_integrity,
+        skip_existing=settings.skip_existing,
+        concurrency=settings.concurrency,
+        read_timeout=settings.download_timeout_seconds,
+    )
+
+
+def build_engine(
+    settings: Settings, clients: Clients | None = None, *, mirror: MirrorSink | None = None
+) -> Engine:
+    """The catalog (unless turned off), the records sink when routing rules are set, and the
+    mirror when a mirror directory is (``mirror``: one already built, shared with a service)."""
     clients = clients or Clients(settings)
     source = S3ObjectSource(
         clients.s3,
@@ -52,10 +73,14 @@ def build_engine(settings: Settings, clients: Clients | None = None) -> Engine:
             tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
         )
         sinks.append(RecordsSink(loader, routes, manifest_table=settings.table))
+    mirror = mirror or build_mirror(settings, clients)
+    if mirror is not None:
+        sinks.append(mirror)
     if not sinks:
         raise ConfigurationError(
-            "nothing to sync into: the catalog is off (BUCKETSYNC_CATALOG=false) and no "
-            "routing rules are set (BUCKETSYNC_ROUTES or BUCKETSYNC_ROUTES_FILE)"
+            "nothing to sync into: the catalog is off (BUCKETSYNC_CATALOG=false), no routing "
+            "rules are set (BUCKETSYNC_ROUTES or BUCKETSYNC_ROUTES_FILE) and no mirror "
+            "directory (BUCKETSYNC_MIRROR_DIR or LOCAL_DOWNLOAD_DIR)"
         )
     return Engine(
         source,
@@ -72,14 +97,16 @@ def build_worker(
     *,
     queue_url: str | None = None,
     threads: int | None = None,
+    engine: Engine | None = None,
 ) -> Worker:
-    """The SQS worker over ``build_engine``; queue and threads default to the settings'."""
+    """The SQS worker over ``engine`` (default: ``build_engine``); queue and threads default to
+    the settings'."""
     clients = clients or Clients(settings)
     queue = queue_url or settings.queue_url
     if not queue:
         raise ConfigurationError("no queue: pass --queue-url or set BUCKETSYNC_QUEUE_URL")
     return Worker(
-        build_engine(settings, clients),
+        engine or build_engine(settings, clients),
         clients.sqs,
         queue,
         threads=threads or settings.worker_threads,

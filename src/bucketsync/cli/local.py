@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -11,13 +13,13 @@ from rich.console import Console
 from rich.panel import Panel
 
 from bucketsync.aws.clients import Clients
-from bucketsync.local import demo as demo_script
+from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
 from bucketsync.routes import load_routes
 from bucketsync.runtimes.worker import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_worker
+from bucketsync.wiring import build_engine, build_worker
 
 _STACK_FIELDS = {
     "endpoint_url",
@@ -34,7 +36,11 @@ app = typer.Typer(no_args_is_help=True, help="Run the whole pipeline on this mac
 
 @app.command("demo")
 def demo() -> None:
-    """Run the scripted scenario on a fresh emulator; exit 0 if the catalog equals the bucket."""
+    """Run the scripted scenario on a fresh emulator; exit 0 if everything converged."""
+    # Imported here: the demo runs the sync service, whose packages (FastAPI, uvicorn) come
+    # with the [local] and [service] extras, not with the CLI alone.
+    from bucketsync.local import demo as demo_script  # noqa: PLC0415
+
     raise typer.Exit(demo_script.run())
 
 
@@ -44,6 +50,18 @@ def up(
     port: Annotated[int, typer.Option(help="Emulator port (0: any free port).")] = 0,
     prefix: Annotated[
         str | None, typer.Option(help="Name the bucket, queues and table after this.")
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Also mirror the bucket and run the sync service (bucketsync serve) on "
+            "127.0.0.1:<api_port>.",
+        ),
+    ] = False,
+    mirror_dir: Annotated[
+        str | None,
+        typer.Option(help="With --serve: the mirror directory (default ./bucketsync-mirror)."),
     ] = None,
 ) -> None:
     """Start the emulator, create the stack, run the worker; Ctrl-C stops everything."""
@@ -61,7 +79,11 @@ def up(
         stack = ensure_stack(clients, names)
         # The rows' tables of the configured routing rules, so records work out of the box.
         ensure_records_tables(clients, load_routes(settings.routes, settings.routes_file))
-        settings = settings.override(queue_url=stack.queue_url)
+        settings = settings.override(queue_url=stack.queue_url, bucket=stack.bucket)
+        if serve:
+            settings = settings.override(
+                mirror_dir=mirror_dir or settings.mirror_dir or "bucketsync-mirror"
+            )
         env = {
             **settings_for(emulator),
             "BUCKETSYNC_TABLE": stack.table,
@@ -89,7 +111,32 @@ def up(
         console.file.flush()
         stop = threading.Event()
         install_signal_handlers(stop)
-        worker = build_worker(settings, clients, queue_url=stack.queue_url)
-        stats = worker.run(stop)
-        worker.engine.close()
+        engine = build_engine(settings, clients)
+        worker = build_worker(settings, clients, queue_url=stack.queue_url, engine=engine)
+        with contextlib.ExitStack() as running:
+            if serve:
+                port = running.enter_context(_service(settings, clients, engine))
+                console.print(
+                    f"sync service  http://127.0.0.1:{port}  (docs /docs), mirror in "
+                    f"{settings.mirror_dir}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+            stats = worker.run(stop)
+        engine.close()
         console.print(f"stopped: applied {stats.succeeded} messages, {stats.failed} failed")
+
+
+@contextlib.contextmanager
+def _service(settings: Settings, clients: Clients, engine: Engine) -> Iterator[int]:
+    """The sync service over the worker's own mirror, so both see one state store."""
+    # Imported here: FastAPI and uvicorn come with the [local] and [service] extras.
+    from bucketsync.api import create_app  # noqa: PLC0415
+    from bucketsync.api.service import ServiceParts  # noqa: PLC0415
+    from bucketsync.local.service import serving  # noqa: PLC0415
+    from bucketsync.sinks.mirror import MirrorSink  # noqa: PLC0415
+
+    mirror = next(sink for sink in engine.sinks if isinstance(sink, MirrorSink))
+    app = create_app(settings, parts=ServiceParts(engine, mirror, clients))
+    with serving(app, "127.0.0.1", settings.api_port) as port:
+        yield port

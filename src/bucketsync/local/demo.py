@@ -1,27 +1,37 @@
 """``make demo``: the whole event path on the embedded emulator, scripted and checked.
 
 Uploads tricky keys, overwrites one, deletes one, sends a malformed message, loads a CSV
-file's rows into a table and then a changed version of it, then shows the catalog and checks
-that it equals the bucket. Exit status 0 only if everything converged.
+file's rows into a table and then a changed version of it, mirrors everything into a local
+directory served over HTTP (the sync service) and fetches a file from it, then shows the
+catalog and checks that it, and the mirror, equal the bucket. Exit status 0 only if
+everything converged.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import shutil
+import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from bucketsync.api import create_app
+from bucketsync.api.service import ServiceParts
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
 from bucketsync.local.emulator import Emulator, emulator_settings
+from bucketsync.local.service import serving
 from bucketsync.local.stack import (
     Stack,
     StackNames,
@@ -32,8 +42,9 @@ from bucketsync.local.stack import (
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.routes import load_routes
 from bucketsync.sinks.catalog.reader import CatalogReader
+from bucketsync.sinks.mirror import MirrorSink, local_path
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_worker
+from bucketsync.wiring import build_engine, build_mirror, build_worker
 
 TRICKY_KEYS = {
     "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
@@ -59,6 +70,8 @@ ROUTES = [
 ]
 OVERWRITTEN = "reports/2026/11/summary report.txt"
 DELETED = "a+b=c & d.txt"
+SERVED = "docs/welcome note.txt"
+SERVED_BODY = b"Hello from the mirror: this file came S3 -> SQS -> worker -> disk -> HTTP.\n"
 
 
 @dataclass
@@ -67,6 +80,8 @@ class Demo:
     clients: Clients
     stack: Stack
     reader: CatalogReader
+    mirror: MirrorSink
+    service: str  # the sync service's base URL
 
     @property
     def bucket(self) -> str:
@@ -90,14 +105,48 @@ class Demo:
     def dlq_depth(self) -> int:
         return queue_counts(self.clients, self.stack.dlq_url)[0]
 
+    def mirrored(self) -> dict[str, int]:
+        """The mirror's files, by key, with their sizes on disk (what it should hold)."""
+        files = {}
+        for entry in self.mirror.store.entries(limit=100_000):
+            path = local_path(self.mirror.root, entry.key)
+            if path.is_file():
+                files[entry.key] = path.stat().st_size
+        return files
+
+    def mirror_equals_bucket(self) -> bool:
+        return self.mirrored() == {key: size for key, (size, _) in self.listing().items()}
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.service + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status), answer.read()
+
 
 def run(console: Console | None = None) -> int:
     console = console or Console()
-    console.print(Panel.fit("bucketsync demo: S3 → SQS → worker → DynamoDB, on a local emulator"))
+    console.print(
+        Panel.fit(
+            "bucketsync demo: S3 → SQS → worker → DynamoDB and a local mirror, on a local emulator"
+        )
+    )
+    mirror_dir = Path(tempfile.mkdtemp(prefix="bucketsync-demo-mirror-"))
+    try:
+        return _run(console, mirror_dir)
+    finally:
+        shutil.rmtree(mirror_dir, ignore_errors=True)
+
+
+def _run(console: Console, mirror_dir: Path) -> int:
     with Emulator() as emulator:
         console.print(f"emulator (moto server) listening on [bold]{emulator.endpoint_url}[/]")
         settings = emulator_settings(
-            emulator, table="bucketsync-demo", write_mode="single", routes=json.dumps(ROUTES)
+            emulator,
+            table="bucketsync-demo",
+            write_mode="single",
+            routes=json.dumps(ROUTES),
+            mirror_dir=str(mirror_dir),
+            periodic_sync=False,
         )
         clients = Clients(settings)
         counter = RequestCounter()  # counts the worker's requests only
@@ -107,17 +156,29 @@ def run(console: Console | None = None) -> int:
             f"table [bold]{settings.table}[/]"
         )
         ensure_records_tables(clients, load_routes(settings.routes, None))
-        demo = Demo(console, clients, stack, CatalogReader(clients.dynamodb, settings.table))
         counted = Clients(settings, counter)
-        worker = build_worker(settings, counted, queue_url=stack.queue_url, threads=2)
+        # One mirror, fed by the worker's engine and served by the service.
+        mirror = build_mirror(settings, counted)
+        assert mirror is not None
+        engine = build_engine(settings, counted, mirror=mirror)
+        worker = build_worker(
+            settings, counted, queue_url=stack.queue_url, threads=2, engine=engine
+        )
+        app = create_app(settings, parts=ServiceParts(engine, mirror, counted))
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker")
         thread.start()
         try:
-            ok = _scenario(demo, counter)
+            with serving(app) as port:
+                service = f"http://127.0.0.1:{port}"
+                console.print(f"sync service on [bold]{service}[/] (docs at {service}/docs)")
+                reader = CatalogReader(clients.dynamodb, settings.table)
+                demo = Demo(console, clients, stack, reader, mirror, service)
+                ok = _scenario(demo, counter)
         finally:
             stop.set()
             thread.join()
+            engine.close()
     console.print(
         f"worker: received {worker.stats.received} messages, applied {worker.stats.succeeded}, "
         f"failed {worker.stats.failed}"
@@ -179,6 +240,19 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
         )
         console.print(_rows_table(records, bucket))
 
+    console.rule("6. the local mirror, served over HTTP")
+    s3.put_object(Bucket=bucket, Key=SERVED, Body=SERVED_BODY, ContentType="text/plain")
+    console.print(f"  put {SERVED!r}")
+    target = local_path(demo.mirror.root, SERVED)
+    demo.wait(f"it arrived in the mirror at {target}", target.is_file)
+    path = "/api/v1/download/" + urllib.parse.quote(SERVED)
+    status, body = demo.get(path)
+    console.print(f"  GET {path} → {status}: {body.decode().strip()!r}")
+    status, head = demo.get(path, {"Range": "bytes=0-4"})
+    console.print(f"  GET {path} with Range: bytes=0-4 → {status}: {head!r}")
+    served = body == SERVED_BODY and status == 206 and head == SERVED_BODY[:5]
+    demo.wait("the mirror equals the bucket", demo.mirror_equals_bucket)
+
     console.rule("the catalog")
     items = list(demo.reader.list(bucket, include_deleted=True))
     console.print(render(items, f"catalog of s3://{bucket} (table {demo.reader.table})", SHOWN))
@@ -187,8 +261,12 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     for name, count in counter.snapshot().items():
         requests.add_row(name, str(count))
     console.print(requests)
+    if not served:
+        console.print("[bold red]✗ the file served over HTTP differs from the upload[/]")
+        return False
     if drift.in_sync:
         console.print("[bold green]✓ catalog equals bucket[/] (tombstone shown struck through)")
+        console.print(f"[bold green]✓ mirror equals bucket[/] ({len(demo.mirrored())} files)")
         return True
     console.print(f"[bold red]✗ drift[/]: {drift}")
     return False

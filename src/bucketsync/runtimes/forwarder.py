@@ -26,7 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bucketsync.errors import ConfigurationError, MalformedEventError, RetryableError
+from bucketsync.errors import (
+    BucketSyncError,
+    ConfigurationError,
+    MalformedEventError,
+    RetryableError,
+)
 from bucketsync.events import parse_message
 from bucketsync.logs import json_logger
 from bucketsync.settings import Settings
@@ -41,7 +46,7 @@ BACKOFF_CAP = 5.0
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class RefusedError(Exception):
+class RefusedError(BucketSyncError):
     """The service answered with a status no retry will change (a 4xx: signature, body)."""
 
 

@@ -1,0 +1,193 @@
+"""Full syncs started over HTTP: one at a time, in the foreground or on a thread of their own.
+
+A request that finds a sync running (its own kind, or the periodic one) is refused with 409
+rather than queued: a second full sync right behind the first would redo the same listing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+
+from bucketsync.api.errors import NoBucketError, RejectedError, ServiceBusyError
+from bucketsync.api.models import SyncDetail, SyncJob, SyncResult, SyncSummary
+from bucketsync.errors import ConfigurationError
+from bucketsync.sinks.mirror import MirrorSink, PeriodicSync, SyncReport, full_sync
+from bucketsync.sinks.mirror.fullsync import MAX_DETAILS as REPORT_CAP
+from bucketsync.sinks.mirror.fullsync import scope_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+KEPT_JOBS = 100  # finished jobs answerable by id; older ones are forgotten
+MAX_DETAILS = 1000  # in one HTTP answer; the log has every one
+JOIN_SECONDS = 5.0
+
+
+def summary_of(report: SyncReport) -> SyncSummary:
+    """Seed 004's fields from a ``SyncReport``; skipped objects count as successes (in sync)."""
+    succeeded = report.downloaded + report.skipped + report.deleted
+    failed = report.failed + report.refused
+    if failed == 0 and not report.errors:
+        status: Literal["success", "partial", "failed"] = "success"
+    elif succeeded:
+        status = "partial"
+    else:
+        status = "failed"
+    message = (
+        f"Synced {succeeded} of {report.listed} files in {report.seconds:.2f} seconds"
+        f"{f', {failed} failed' if failed else ''}"
+        f"{'; deletes refused after errors' if report.deletes_refused else ''}"
+    )
+    return SyncSummary(
+        status=status,
+        message=message,
+        processed_files=report.listed,
+        successful_operations=succeeded,
+        failed_operations=failed,
+        downloaded=report.downloaded,
+        skipped=report.skipped,
+        deleted=report.deleted,
+        refused=report.refused,
+        deletes_refused=report.deletes_refused,
+        untracked=report.untracked,
+        seconds=report.seconds,
+        errors=list(report.errors),
+    )
+
+
+def result_of(report: SyncReport) -> SyncResult:
+    details = [
+        SyncDetail(operation=d.operation, file_key=d.key, status=d.status, message=d.message)
+        for d in report.details[:MAX_DETAILS]
+    ]
+    return SyncResult(
+        **summary_of(report).model_dump(),
+        sync_details=details,
+        details_truncated=len(report.details) > MAX_DETAILS or len(report.details) >= REPORT_CAP,
+    )
+
+
+class SyncRunner:
+    """Runs ``full_sync`` for the API; remembers the last run and the recent background jobs."""
+
+    def __init__(
+        self,
+        sink: MirrorSink,
+        s3: S3Client,
+        bucket: str | None,
+        *,
+        periodic: PeriodicSync | None = None,
+    ) -> None:
+        self.sink = sink
+        self.bucket = bucket
+        self.periodic = periodic
+        self._s3 = s3
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._jobs: OrderedDict[str, SyncJob] = OrderedDict()
+        self._jobs_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._last: SyncReport | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked() or (self.periodic is not None and self.periodic.busy)
+
+    def last(self) -> tuple[SyncReport | None, Literal["api", "periodic"] | None]:
+        """The most recent finished run, from this runner or the periodic one."""
+        ours, theirs = self._last, self.periodic.last if self.periodic else None
+        if theirs is not None and (ours is None or theirs.started_at > ours.started_at):
+            return theirs, "periodic"
+        return ours, "api" if ours is not None else None
+
+    def run(self, prefix: str) -> SyncReport:
+        """A full sync now, in the caller's thread."""
+        bucket = self._check(prefix)
+        if not self._lock.acquire(blocking=False):
+            raise ServiceBusyError("a full sync started over HTTP is already running")
+        try:
+            return self._run_locked(prefix, bucket)
+        finally:
+            self._lock.release()
+
+    def start(self, prefix: str) -> SyncJob:
+        """A full sync on a thread of its own; its job answers how it went."""
+        bucket = self._check(prefix)
+        if not self._lock.acquire(blocking=False):
+            raise ServiceBusyError("a full sync started over HTTP is already running")
+        job = SyncJob(job_id=uuid.uuid4().hex, prefix=prefix, state="running", started_at=_now())
+        self._remember(job)
+        try:
+            self._thread = threading.Thread(
+                target=self._background, args=(job, bucket), name="api-sync", daemon=True
+            )
+            self._thread.start()
+        except BaseException:
+            self._lock.release()
+            raise
+        return job
+
+    def job(self, job_id: str) -> SyncJob | None:
+        with self._jobs_lock:
+            return self._jobs.get(job_id)
+
+    def stop(self) -> None:
+        """Cancel the run under way (it deletes nothing once cancelled) and wait a little."""
+        self._cancel.set()
+        if self._thread is not None:
+            self._thread.join(timeout=JOIN_SECONDS)
+
+    def _check(self, prefix: str) -> str:
+        """The bucket to sync, or why this sync cannot start."""
+        if self.bucket is None:
+            raise NoBucketError(
+                "no bucket is configured (BUCKETSYNC_BUCKET or S3_BUCKET_NAME), so there is "
+                "nothing to sync from"
+            )
+        try:
+            scope_of(self.sink.prefix, prefix)
+        except ConfigurationError as exc:
+            raise RejectedError(str(exc)) from None
+        if self.periodic is not None and self.periodic.busy:
+            raise ServiceBusyError("the periodic full sync is running; try again when it is done")
+        return self.bucket
+
+    def _run_locked(self, prefix: str, bucket: str) -> SyncReport:
+        report = full_sync(self.sink, self._s3, bucket, prefix=prefix, cancel=self._cancel)
+        self._last = report
+        return report
+
+    def _background(self, job: SyncJob, bucket: str) -> None:
+        try:
+            report = self._run_locked(job.prefix, bucket)
+        except Exception as exc:  # the job reports it; the thread must not die silently
+            log.exception("background full sync %s failed", job.job_id)
+            self._remember(
+                job.model_copy(update={"state": "failed", "finished_at": _now(), "error": str(exc)})
+            )
+        else:
+            self._remember(
+                job.model_copy(
+                    update={"state": "done", "finished_at": _now(), "result": summary_of(report)}
+                )
+            )
+        finally:
+            self._lock.release()
+
+    def _remember(self, job: SyncJob) -> None:
+        with self._jobs_lock:
+            self._jobs[job.job_id] = job
+            self._jobs.move_to_end(job.job_id)
+            while len(self._jobs) > KEPT_JOBS:
+                self._jobs.popitem(last=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,78 @@
+"""``bucketsync serve``: the HTTP sync service (FastAPI) on uvicorn, until SIGINT/SIGTERM.
+
+The service mirrors; it needs no DynamoDB table, so the catalog is off unless
+``BUCKETSYNC_CATALOG`` is set explicitly. Without an API token or HMAC secret its POST routes
+are open, so it refuses to listen anywhere but loopback (exit 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from bucketsync.api import create_app
+from bucketsync.api.auth import binding_problem
+from bucketsync.logs import SERVICE
+from bucketsync.settings import Settings
+
+EXIT_USAGE = 2
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def run(
+    ctx: typer.Context,
+    *,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (BUCKETSYNC_API_HOST; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (BUCKETSYNC_API_PORT; default 8888; 0: any free).")
+    ] = None,
+    mirror_dir: Annotated[
+        str | None, typer.Option(help="Mirror directory (BUCKETSYNC_MIRROR_DIR).")
+    ] = None,
+    bucket: Annotated[
+        str | None, typer.Option(help="Bucket to mirror (BUCKETSYNC_BUCKET).")
+    ] = None,
+    periodic_sync: Annotated[
+        bool | None,
+        typer.Option(
+            "--periodic-sync/--no-periodic-sync",
+            help="Full sync at start and every sync_interval_hours.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the mirror over HTTP: notifications in, files out, full syncs on demand."""
+    settings: Settings = ctx.obj
+    settings = settings.override(
+        api_host=host,
+        api_port=port,
+        mirror_dir=mirror_dir,
+        bucket=bucket,
+        periodic_sync=periodic_sync,
+        catalog=None if "BUCKETSYNC_CATALOG" in os.environ else False,
+    )
+    problem = binding_problem(settings, settings.api_host)
+    if problem:
+        typer.secho(f"error: {problem}", err=True, fg="red")
+        raise typer.Exit(EXIT_USAGE)
+    app = create_app(settings)
+    _share_logging()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    )
+    server.run()
+
+
+def _share_logging() -> None:
+    """uvicorn's lines (startup, access log) through the handler the CLI set up for ours."""
+    ours = logging.getLogger(SERVICE)
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = ours.handlers if name == "uvicorn" else []
+        logger.setLevel(ours.level)
+        logger.propagate = name != "uvicorn"

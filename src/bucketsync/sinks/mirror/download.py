@@ -1,0 +1,254 @@
+"""One GetObject streamed into one file, atomically: the file is the old one or the whole new one.
+
+    GetObject(IfMatch=etag | VersionId, ChecksumMode=ENABLED)
+      → stream 1 MiB chunks into <dir>/.bucketsync-XXXX (MD5 alongside when it can be checked)
+      → fsync → mtime = LastModified → rename over <dir>/<name> → fsync <dir>
+
+Integrity: botocore checks S3's additional checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256)
+while the body is read and raises ``FlexibleChecksumError`` on a mismatch. The etag is the
+body's MD5 only for a single-part upload without SSE-KMS, DSSE-KMS or SSE-C: only then is it
+compared. A multipart etag (``<hex>-<parts>``) is not a digest of the body, so it is not
+checked, and never reported as corruption. Any failure removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import error_code, translate
+from bucketsync.errors import RetryableError, SinkWriteError
+from bucketsync.sinks.mirror.paths import STATE_DIR
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+TEMP_PREFIX = STATE_DIR + "-"  # no key maps to a name starting so (see paths)
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
+_NOT_MD5_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
+CHECKSUM_NAMES = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+_GONE = frozenset({"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"})
+# Out of space or a failing disk can recover; anything else (permissions...) will not.
+_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    size: int
+    etag: str | None
+    verified: str  # how the bytes were checked: "md5", "checksum", "md5+checksum" or "none"
+
+
+class TooLargeError(SinkWriteError):
+    """The object turned out larger than the limit (GetObject's length); nothing written."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(size)
+
+
+class ClashError(SinkWriteError):
+    """The path is taken by a directory, or a parent of it by a file: another key's."""
+
+
+def file_mode() -> int:
+    """The mode a new file gets here (0666 less the umask), read without changing the umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
+def md5_checkable(etag: str | None, answer: Any) -> bool:
+    """Whether the etag S3 gave is the MD5 of the body."""
+    return bool(
+        etag
+        and _MD5_ETAG.fullmatch(etag)
+        and answer.get("ServerSideEncryption") not in _NOT_MD5_ENCRYPTION
+        and not answer.get("SSECustomerAlgorithm")
+    )
+
+
+def fetch(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    target: Path,
+    *,
+    etag: str | None,
+    version_id: str | None,
+    verify: bool = True,
+    max_bytes: int | None = None,
+    read_timeout: float | None = None,
+    mode: int = 0o644,
+) -> Fetched | None:
+    """Write the object to ``target``; None when that version is no longer there.
+
+    Raises ``TooLargeError``, ``ClashError``, ``RetryableError`` (network, checksum, disk
+    full) or ``SinkWriteError``; ``target`` is then untouched.
+    """
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if verify:  # botocore then checks S3's additional checksum as the body is read
+        request["ChecksumMode"] = "ENABLED"
+    # IfMatch pins the content the update names while it is current: an outdated update can
+    # never write outdated bytes. A version id pins even an old version, so it comes second.
+    if etag:
+        request["IfMatch"] = f'"{etag}"'
+    elif version_id:
+        request["VersionId"] = version_id
+    try:
+        answer = s3.get_object(**request)
+    except ClientError as exc:
+        if error_code(exc) in _GONE:
+            return None
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    body = answer["Body"]
+    try:
+        return _write(
+            answer,
+            target,
+            where=f"s3://{bucket}/{key}",
+            verify=verify,
+            max_bytes=max_bytes,
+            read_timeout=read_timeout,
+            mode=mode,
+        )
+    finally:
+        body.close()
+
+
+def _write(
+    answer: Any,
+    target: Path,
+    *,
+    where: str,
+    verify: bool,
+    max_bytes: int | None,
+    read_timeout: float | None,
+    mode: int,
+) -> Fetched:
+    length = int(answer.get("ContentLength", 0))
+    if max_bytes is not None and length > max_bytes:
+        raise TooLargeError(length)
+    if read_timeout:
+        _set_read_timeout(answer["Body"], read_timeout)
+    etag = str(answer.get("ETag", "")).strip('"') or None
+    md5 = hashlib.md5(usedforsecurity=False) if verify and md5_checkable(etag, answer) else None
+    fd, temp = _open_temp(target)
+    try:
+        size = _stream(answer["Body"], fd, md5, where)
+        if size != length:
+            raise RetryableError(f"{where}: got {size} of {length} bytes")
+        if md5 is not None and md5.hexdigest() != etag:
+            raise RetryableError(f"{where}: MD5 {md5.hexdigest()} does not match etag {etag}")
+        _install(temp, target, mode, answer.get("LastModified"))
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        _fsync_dir(target.parent)
+    except OSError as exc:  # the file is in place; only the rename's durability is in doubt
+        log.warning("cannot fsync %s: %s", target.parent, exc)
+    checksum = any(answer.get(f"Checksum{name}") for name in CHECKSUM_NAMES)
+    verified = "+".join(name for name, on in (("md5", md5), ("checksum", checksum)) if on)
+    return Fetched(size, etag, verified or "none")
+
+
+def _install(temp: Path, target: Path, mode: int, modified: object) -> None:
+    """Give the temporary file its mode and the object's time, and rename it over ``target``."""
+    try:
+        os.chmod(temp, mode)
+        if isinstance(modified, datetime):
+            ns = int(modified.timestamp() * 1e9)
+            os.utime(temp, ns=(ns, ns))
+        os.replace(temp, target)
+    except (IsADirectoryError, NotADirectoryError) as exc:
+        raise ClashError(f"{target} is a directory (another key's)") from exc
+    except OSError as exc:
+        raise _disk_error(exc, f"cannot write {target}") from exc
+
+
+def _open_temp(target: Path) -> tuple[int, Path]:
+    """A new empty file beside ``target`` (its directories made): descriptor and path."""
+    for _ in range(3):
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ClashError(f"a parent of {target} is a file (another key's)") from exc
+        except OSError as exc:
+            raise _disk_error(exc, f"cannot create {target.parent}") from exc
+        try:
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+        except FileNotFoundError:
+            continue  # a delete pruned the directory just made: make it again
+        except OSError as exc:
+            raise _disk_error(exc, f"cannot write in {target.parent}") from exc
+        return fd, Path(name)
+    raise RetryableError(f"{target.parent} keeps disappearing")
+
+
+def _stream(body: Any, fd: int, md5: Any, where: str) -> int:
+    """Copy the body into ``fd`` (closed on return) and fsync it; the bytes copied."""
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := body.read(CHUNK):
+                if md5 is not None:
+                    md5.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BotoCoreError as exc:
+        # FlexibleChecksumError (a body that does not match S3's checksum), read timeouts and
+        # cut connections alike: the same GET may well succeed next time.
+        raise RetryableError(f"{where}: {exc}") from exc
+    except OSError as exc:
+        raise _disk_error(exc, f"{where}: cannot write the file") from exc
+    return size
+
+
+def _disk_error(exc: OSError, message: str) -> RetryableError | SinkWriteError:
+    if exc.errno in _TRANSIENT_ERRNOS or isinstance(exc, TimeoutError):
+        return RetryableError(f"{message}: {exc}")
+    return SinkWriteError(f"{message}: {exc}")
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (the file's bytes already are)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _set_read_timeout(body: Any, seconds: float) -> None:
+    """A socket timeout for the body's reads; the client's own read_timeout covers the rest.
+
+    botocore reaches into urllib3 for this; where that no longer works, the client's timeout
+    still applies, so it is only logged.
+    """
+    try:
+        body.set_socket_timeout(seconds)
+    except AttributeError:
+        log.debug("cannot set a read timeout on this response body")

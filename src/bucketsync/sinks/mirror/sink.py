@@ -1,0 +1,343 @@
+"""The mirror sink: each object as a file under a root directory, kept in step by updates.
+
+Per key, under that key's lock (check → download → rename → store write, so two threads
+never interleave on one key)::
+
+    row = store.get(key) ── decide(row, update) ── STALE: nothing touched
+                                 │
+             create: too large? clash? unchanged? ── GetObject(IfMatch) → temp → rename
+             delete: unlink the file the mirror wrote, prune empty directories
+                                 │
+                          store.record(key, stamp)            (the file first, then the row:
+                                                               a crash in between costs one
+                                                               download, never a wrong file)
+
+Updates run in parallel on the sink's own pool; ``apply`` returns their results in order.
+One ``MirrorSink`` per root: the key locks are this process's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bucketsync.aws.s3 import S3ObjectSource
+from bucketsync.engine.state import Outcome, Update
+from bucketsync.errors import BucketSyncError, RetryableError
+from bucketsync.sinks.mirror.download import (
+    ClashError,
+    Fetched,
+    TooLargeError,
+    fetch,
+    file_mode,
+)
+from bucketsync.sinks.mirror.ordering import Verdict, decide
+from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of, local_path
+from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, MirrorStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+LOCK_STRIPES = 1024
+MB = 1024 * 1024
+COUNTERS = ("downloaded", "skipped", "deleted", "refused", "failed", "stale", "bytes")
+
+
+class MirrorSink:
+    name = "mirror"
+
+    def __init__(
+        self,
+        s3: S3Client,
+        root: Path,
+        *,
+        store: MirrorStore | None = None,
+        prefix: str = "",
+        max_file_bytes: int | None = None,
+        verify: bool = True,
+        skip_existing: bool = True,
+        concurrency: int = 8,
+        read_timeout: float | None = None,
+        attempts: int = 3,
+        backoff: float = 0.2,
+    ) -> None:
+        """``store`` defaults to ``<root>/.bucketsync/state.sqlite`` (closed with the sink).
+
+        ``read_timeout`` bounds each read of a body (a socket timeout); waiting for the
+        response headers is bounded by the client's own ``read_timeout``. A download that
+        fails in a way worth retrying (cut connection, checksum mismatch) is tried
+        ``attempts`` times in all before its update fails with ``RetryableError``.
+        """
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(os.path.realpath(root))
+        self._owns_store = store is None
+        if store is None:
+            store = MirrorStore(self.root / STATE_DIR / "state.sqlite")
+        self.store = store
+        self.prefix = prefix
+        self.max_file_bytes = max_file_bytes
+        self.verify = verify
+        self.skip_existing = skip_existing
+        self.read_timeout = read_timeout
+        self.concurrency = concurrency
+        self._s3 = s3
+        self._source = S3ObjectSource(s3)
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._mode = file_mode()
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mirror")
+        self._counts = dict.fromkeys(COUNTERS, 0)
+        self._counts_lock = threading.Lock()
+
+    # -- the Sink protocol -------------------------------------------------------------------
+
+    def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
+        try:
+            futures = [self.submit(update) for update in updates]
+        except RuntimeError as exc:  # the pool is shut down: the sink is closed
+            return [exc] * len(updates)
+        return [_result(future) for future in futures]
+
+    def submit(self, update: Update) -> Future[Outcome]:
+        """Apply one update on the sink's pool (``apply`` in the background)."""
+        return self._executor.submit(self._apply_one, update)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._owns_store:
+            self.store.close()
+
+    def counters(self) -> dict[str, int]:
+        """Since the sink started: downloaded, skipped, deleted, refused, failed, stale, bytes."""
+        with self._counts_lock:
+            return dict(self._counts)
+
+    def in_scope(self, key: str) -> bool:
+        """Whether the key is one this mirror holds: under the prefix, and not a folder."""
+        return key.startswith(self.prefix) and not key.endswith("/")
+
+    # -- one key ------------------------------------------------------------------------------
+
+    def _apply_one(self, update: Update) -> Outcome:
+        if not self.in_scope(update.key):
+            return Outcome.SKIPPED
+        lock = self._locks[zlib.crc32(update.key.encode(errors="surrogatepass")) % LOCK_STRIPES]
+        try:
+            with lock:
+                held = self.store.get(update.key)
+                verdict = decide(held, update)
+                if verdict is Verdict.STALE:
+                    outcome = Outcome.STALE
+                elif update.state.present:
+                    outcome = self._create(update, held)
+                else:
+                    outcome = self._delete(update, held, verdict)
+        except Exception:
+            self._count("failed")
+            raise
+        self._count({Outcome.STALE: "stale", Outcome.REJECTED: "refused"}.get(outcome, ""))
+        return outcome
+
+    def _create(self, update: Update, held: Entry | None) -> Outcome:
+        key, state = update.key, update.state
+        try:
+            path = local_path(self.root, key)
+        except UnsafeKeyError as exc:
+            return self._refuse(update, "", exc.reason)
+        relative = path.relative_to(self.root).as_posix()
+        limit = self.max_file_bytes
+        if limit is not None and state.size is not None and state.size > limit:
+            return self._too_large(update, held, path, state.size)
+        clash = self._clash(path)
+        if clash:
+            return self._refuse(update, relative, clash)
+        if self.skip_existing and held is not None and _unchanged(held, update, path):
+            self.store.record(
+                key,
+                path=relative,
+                present=True,
+                stamp=update.stamp,
+                size=held.size,
+                etag=held.etag,
+            )
+            self._count("skipped")
+            return Outcome.SKIPPED
+        try:
+            fetched = self._fetch(update, path)
+        except TooLargeError as exc:
+            return self._too_large(update, held, path, exc.size)
+        except ClashError as exc:  # another key's directory appeared meanwhile
+            return self._refuse(update, relative, str(exc))
+        if fetched is None:
+            # 412 / NoSuchKey: the object changed or went since this update was made; the
+            # newer state's own update follows, so this one is simply outdated.
+            return Outcome.STALE
+        self.store.record(
+            key,
+            path=relative,
+            present=True,
+            stamp=update.stamp,
+            size=fetched.size,
+            etag=fetched.etag,
+        )
+        self._count("downloaded")
+        self._count("bytes", fetched.size)
+        log.info(
+            "mirrored s3://%s/%s → %s (%d bytes, verified: %s)",
+            update.bucket,
+            key,
+            relative,
+            fetched.size,
+            fetched.verified,
+        )
+        return Outcome.APPLIED
+
+    def _fetch(self, update: Update, path: Path) -> Fetched | None:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return fetch(
+                    self._s3,
+                    update.bucket,
+                    update.key,
+                    path,
+                    etag=update.state.etag,
+                    version_id=update.state.version_id,
+                    verify=self.verify,
+                    max_bytes=self.max_file_bytes,
+                    read_timeout=self.read_timeout,
+                    mode=self._mode,
+                )
+            except RetryableError as exc:
+                if attempt == self._attempts:
+                    raise
+                log.info(
+                    "s3://%s/%s: attempt %d failed: %s", update.bucket, update.key, attempt, exc
+                )
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _delete(self, update: Update, held: Entry | None, verdict: Verdict) -> Outcome:
+        key = update.key
+        if verdict is Verdict.CONFIRM_ABSENT and self._source.lookup(update.bucket, key).present:
+            return Outcome.STALE
+        relative = held.path if held is not None else ""
+        if held is not None and held.on_disk:
+            try:
+                path = local_path(self.root, key)
+            except UnsafeKeyError as exc:  # a symbolic link planted since the file was written
+                log.warning("not deleting s3://%s/%s: %s", update.bucket, key, exc.reason)
+                return Outcome.REJECTED
+            if self._remove(path):
+                self._count("deleted")
+                log.info("removed %s (s3://%s/%s deleted)", relative, update.bucket, key)
+        self.store.tombstone(key, path=relative, stamp=update.stamp)
+        return Outcome.APPLIED
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _refuse(self, update: Update, relative: str, reason: str) -> Outcome:
+        log.warning("not mirroring s3://%s/%s: %s", update.bucket, update.key, reason)
+        self.store.record(
+            update.key,
+            path=relative,
+            present=True,
+            stamp=update.stamp,
+            size=update.state.size,
+            etag=update.state.etag,
+            status=REFUSED,
+            reason=reason,
+        )
+        return Outcome.REJECTED
+
+    def _too_large(self, update: Update, held: Entry | None, path: Path, size: int) -> Outcome:
+        limit = self.max_file_bytes or 0
+        reason = f"{size / MB:,.1f} MB is over the {limit / MB:,.1f} MB limit"
+        log.warning("not mirroring s3://%s/%s: %s", update.bucket, update.key, reason)
+        if held is not None and held.on_disk:
+            # The mirror holds the current content or nothing, never an outdated file.
+            self._remove(path)
+        self.store.record(
+            update.key,
+            path=path.relative_to(self.root).as_posix(),
+            present=True,
+            stamp=update.stamp,
+            size=size,
+            etag=update.state.etag,
+            status=TOO_LARGE,
+            reason=reason,
+        )
+        self._count("skipped")
+        return Outcome.SKIPPED
+
+    def _clash(self, path: Path) -> str:
+        """Why ``path`` cannot hold a file ('' if it can): a directory there, or a file above."""
+        if path.is_dir():
+            return f"{_name(self.root, path)} is a directory here (it holds keys below it)"
+        parent = path.parent
+        while parent != self.root and not parent.exists():
+            parent = parent.parent
+        if parent != self.root and not parent.is_dir():
+            return f"{_name(self.root, parent)} is a file here, so nothing can go below it"
+        return ""
+
+    def _remove(self, path: Path) -> bool:
+        """Unlink the mirror's file and prune the directories it leaves empty."""
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            removed = False
+        except IsADirectoryError:
+            return False  # not the mirror's file any more: leave it be
+        else:
+            removed = True
+        parent = path.parent
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or gone): the directories above are not empty either
+                break
+            parent = parent.parent
+        return removed
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        if name:
+            with self._counts_lock:
+                self._counts[name] += amount
+
+
+def _unchanged(held: Entry, update: Update, path: Path) -> bool:
+    """The store holds this size and etag, and the file is still there with that size."""
+    state = update.state
+    if not (held.on_disk and state.etag and held.etag == state.etag and held.size == state.size):
+        return False
+    try:
+        return path.stat().st_size == held.size
+    except OSError:
+        return False
+
+
+def _name(root: Path, path: Path) -> str:
+    """The key that maps to ``path``, for messages (or the path, if none does)."""
+    try:
+        return repr(key_of(root, path))
+    except UnsafeKeyError:
+        return repr(path.relative_to(root).as_posix())
+
+
+def _result(future: Future[Outcome]) -> Outcome | BaseException:
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if not isinstance(error, BucketSyncError):  # a bug: fail this key, loudly, not the batch
+        log.error("mirror: unexpected %s", type(error).__name__, exc_info=error)
+    return error
