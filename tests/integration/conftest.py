@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests.integration.service_harness import Http, running, service_settings_for
 
+from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
-from bucketsync.local.stack import StackNames
+from bucketsync.local.stack import Stack, StackNames
+from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.schema import table_definition
 
 
@@ -18,3 +22,16 @@ def rows_table(clients: Clients, names: StackNames) -> Iterator[str]:
     clients.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
     yield table
     clients.dynamodb.delete_table(TableName=table)
+
+
+@pytest.fixture
+def service_settings(settings: Settings, stack: Stack, tmp_path: Path) -> Settings:
+    """A mirroring service of ``stack``'s bucket, with a token and a secret, no periodic sync."""
+    return service_settings_for(settings, stack, tmp_path)
+
+
+@pytest.fixture
+def api(service_settings: Settings) -> Iterator[Http]:
+    """That service on uvicorn on a free loopback port, for the test's duration."""
+    with running(create_app(service_settings)) as http:
+        yield http

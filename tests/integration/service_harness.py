@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import uvicorn
 from fastapi import FastAPI
 from tests.events import load_event
 
 from bucketsync.aws.clients import Clients
+from bucketsync.local.service import serving
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
 from bucketsync.signing import sign
@@ -81,23 +80,8 @@ class Http:
 @contextmanager
 def running(app: FastAPI) -> Iterator[Http]:
     """``app`` served by uvicorn on a free loopback port, in a thread; stopped on exit."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=LOOPBACK, port=0, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting (see the log)"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving(app, LOOPBACK, 0) as port:
         yield Http(port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

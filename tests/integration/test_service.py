@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from tests.integration.service_harness import (
     put,
     running,
     s3_event,
-    service_settings_for,
     signed,
 )
 
@@ -30,18 +28,6 @@ from bucketsync.local.emulator import free_port
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
 from bucketsync.signing import TIMESTAMP_HEADER
-
-
-@pytest.fixture
-def service_settings(settings: Settings, stack: Stack, tmp_path: Path) -> Settings:
-    return service_settings_for(settings, stack, tmp_path)
-
-
-@pytest.fixture
-def api(service_settings: Settings) -> Iterator[Http]:
-    with running(create_app(service_settings)) as http:
-        yield http
-
 
 POST_ROUTES = ("/api/v1/sync", "/api/v1/s3-notification")
 

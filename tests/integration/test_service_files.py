@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -12,26 +11,11 @@ from tests.integration.service_harness import (
     Http,
     mirror_one,
     put,
-    running,
-    service_settings_for,
 )
 
-from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
-
-
-@pytest.fixture
-def service_settings(settings: Settings, stack: Stack, tmp_path: Path) -> Settings:
-    return service_settings_for(settings, stack, tmp_path)
-
-
-@pytest.fixture
-def api(service_settings: Settings) -> Iterator[Http]:
-    with running(create_app(service_settings)) as http:
-        yield http
-
 
 # --- downloads ----------------------------------------------------------------------------------
 

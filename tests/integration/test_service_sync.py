@@ -19,7 +19,6 @@ from tests.integration.service_harness import (
     Http,
     put,
     running,
-    service_settings_for,
     wait_for,
 )
 from typer.testing import CliRunner
@@ -30,18 +29,6 @@ from bucketsync.cli import app as cli_app
 from bucketsync.local.emulator import Emulator, free_port, settings_for
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
-
-
-@pytest.fixture
-def service_settings(settings: Settings, stack: Stack, tmp_path: Path) -> Settings:
-    return service_settings_for(settings, stack, tmp_path)
-
-
-@pytest.fixture
-def api(service_settings: Settings) -> Iterator[Http]:
-    with running(create_app(service_settings)) as http:
-        yield http
-
 
 # --- full syncs ---------------------------------------------------------------------------------
 

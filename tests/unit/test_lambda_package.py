@@ -100,3 +100,8 @@ def test_every_optional_dependency_has_a_lower_bound(extra: str, text: str) -> N
         return  # bucketsync[cli] etc.: this very package, no version to bound
     lower = [spec for spec in requirement.specifier if spec.operator in (">=", "~=")]
     assert lower, f"[{extra}] {text} has no lower bound"
+
+
+def test_the_cli_imports_without_the_service_or_the_emulator() -> None:
+    # `pip install bucketsync[cli]` has neither: `serve` and `local` import them when run.
+    assert probe("bucketsync.cli.app", ("fastapi", "starlette", "uvicorn", "moto"))["loaded"] == []

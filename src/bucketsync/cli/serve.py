@@ -12,10 +12,7 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from bucketsync.api import create_app
-from bucketsync.api.auth import binding_problem
 from bucketsync.logs import SERVICE
 from bucketsync.settings import Settings
 
@@ -47,6 +44,13 @@ def run(
     ] = None,
 ) -> None:
     """Serve the mirror over HTTP: notifications in, files out, full syncs on demand."""
+    # Imported here: FastAPI and uvicorn come with the [service] (or [local]) extra, and the
+    # other commands must work without them.
+    import uvicorn  # noqa: PLC0415
+
+    from bucketsync.api import create_app  # noqa: PLC0415
+    from bucketsync.api.auth import binding_problem  # noqa: PLC0415
+
     settings: Settings = ctx.obj
     settings = settings.override(
         api_host=host,

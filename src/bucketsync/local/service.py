@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 STARTUP_SECONDS = 30.0
+STOP_SECONDS = 30.0
 
 
 @contextmanager
@@ -34,4 +35,6 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[in
         yield int(server.servers[0].sockets[0].getsockname()[1])
     finally:
         server.should_exit = True
-        thread.join()
+        thread.join(STOP_SECONDS)
+        if thread.is_alive():
+            raise RuntimeError(f"the service did not stop within {STOP_SECONDS:g} s")
