@@ -34,6 +34,7 @@ from bucketsync.errors import (
 )
 from bucketsync.events import parse_message
 from bucketsync.logs import json_logger
+from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.settings import Settings
 from bucketsync.signing import sign
 
@@ -149,7 +150,7 @@ class ForwarderApp:
         def remaining() -> float | None:
             return clock() / 1000 if callable(clock) else None
 
-        if _is_sqs_batch(event):
+        if is_sqs_batch(event):
             return self._batch(event["Records"], remaining)
         body = json.dumps(event, separators=(",", ":")).encode()
         _validate(body)  # poison raises here, before any POST: the DLQ gets it as it came
@@ -181,15 +182,6 @@ class ForwarderApp:
 def _validate(body: bytes) -> None:
     """The same parser as the event path: what it refuses, the service would refuse too."""
     parse_message(body)
-
-
-def _is_sqs_batch(event: Mapping[str, Any]) -> bool:
-    records = event.get("Records")
-    return (
-        isinstance(records, list)
-        and bool(records)
-        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
-    )
 
 
 _app: ForwarderApp | None = None

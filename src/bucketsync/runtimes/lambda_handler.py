@@ -21,6 +21,7 @@ from bucketsync.engine.pipeline import BatchReport, Engine
 from bucketsync.errors import BucketSyncError
 from bucketsync.events import parse_payload
 from bucketsync.logs import SERVICE, json_logger
+from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.runtimes.processor import EngineBatchProcessor
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_engine
@@ -44,7 +45,7 @@ class LambdaApp:
             return self._dispatch(event, context)
 
     def _dispatch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        if _is_sqs_batch(event):
+        if is_sqs_batch(event):
             # A batch whose every message failed is reported like any other (each item
             # retried alone, then dead-lettered) rather than raised: the same outcome for
             # Lambda, and the batch's metrics and log line are still written.
@@ -88,13 +89,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _app = LambdaApp()
     result: dict[str, Any] = _app.handle(event, context)
     return result
-
-
-def _is_sqs_batch(event: Any) -> bool:
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not records or not isinstance(records, list) or not isinstance(records[0], dict):
-        return False
-    return records[0].get("eventSource") == "aws:sqs"
 
 
 def _unused(record: Any) -> None:  # pragma: no cover - the processor never calls it
