@@ -26,7 +26,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bucketsync.api import create_app
-from bucketsync.api.service import ServiceParts
+from bucketsync.api.service import service_parts
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
@@ -44,7 +44,7 @@ from bucketsync.routes import load_routes
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import MirrorSink, local_path
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_engine, build_mirror, build_worker
+from bucketsync.wiring import build_worker
 
 TRICKY_KEYS = {
     "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
@@ -158,13 +158,12 @@ def _run(console: Console, mirror_dir: Path) -> int:
         ensure_records_tables(clients, load_routes(settings.routes, None))
         counted = Clients(settings, counter)
         # One mirror, fed by the worker's engine and served by the service.
-        mirror = build_mirror(settings, counted)
-        assert mirror is not None
-        engine = build_engine(settings, counted, mirror=mirror)
+        parts = service_parts(settings, counted)
+        engine, mirror = parts.engine, parts.mirror
         worker = build_worker(
             settings, counted, queue_url=stack.queue_url, threads=2, engine=engine
         )
-        app = create_app(settings, parts=ServiceParts(engine, mirror, counted))
+        app = create_app(settings, parts=parts)
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker")
         thread.start()
