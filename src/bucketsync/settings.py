@@ -184,7 +184,10 @@ class Settings(BaseSettings):
     api_endpoint: str | None = Field(
         default=None,
         validation_alias=_also("api_endpoint"),
-        description="The forwarding Lambda POSTs events to <this>/api/v1/s3-notification.",
+        description=(
+            "The forwarding Lambda POSTs events to <this>/api/v1/s3-notification "
+            "(a query in it is kept, and signed)."
+        ),
     )
     timeout_seconds: float = Field(
         default=30.0,

@@ -25,7 +25,7 @@ from bucketsync.aws.clients import Clients
 from bucketsync.local.service import serving
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
-from bucketsync.signing import sign
+from bucketsync.signing import sign, target
 
 TOKEN = "tok-3f9a2c7e51d84b06"
 SECRET = "hmac-8d1e6b42a0c97f35"
@@ -78,9 +78,10 @@ class Http:
 
 
 @contextmanager
-def running(app: FastAPI) -> Iterator[Http]:
-    """``app`` served by uvicorn on a free loopback port, in a thread; stopped on exit."""
-    with serving(app, LOOPBACK, 0) as port:
+def running(app: FastAPI, *, root_path: str = "") -> Iterator[Http]:
+    """``app`` served by uvicorn on a free loopback port, in a thread; stopped on exit.
+    ``root_path``: as if behind a proxy that strips that prefix (uvicorn's ``--root-path``)."""
+    with serving(app, LOOPBACK, 0, root_path=root_path) as port:
         yield Http(port)
 
 
@@ -104,8 +105,17 @@ def s3_event(bucket: str, key: str, *, sequencer: str, removed: bool = False) ->
     return json.dumps(event).encode()
 
 
-def signed(body: bytes, secret: str = SECRET, *, now: float | None = None) -> dict[str, str]:
-    return sign(secret, body, now=now)
+def signed(
+    body: bytes,
+    url: str,
+    secret: str = SECRET,
+    *,
+    method: str = "POST",
+    now: float | None = None,
+) -> dict[str, str]:
+    """The headers signing a ``method`` request of ``body`` to ``url`` (``/path?query``)."""
+    path, query = target(url)
+    return sign(secret, body, method=method, path=path, query=query, now=now)
 
 
 def service_settings_for(settings: Settings, stack: Stack, tmp_path: Path) -> Settings:

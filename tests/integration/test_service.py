@@ -27,7 +27,7 @@ from bucketsync.aws.clients import Clients
 from bucketsync.local.emulator import free_port
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
-from bucketsync.signing import TIMESTAMP_HEADER
+from bucketsync.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 POST_ROUTES = ("/api/v1/sync", "/api/v1/s3-notification")
 
@@ -95,9 +95,10 @@ def test_post_routes_refuse_missing_or_wrong_credentials(
         "none": api.post(route, body),
         "wrong token": api.post(route, body, {"Authorization": "Bearer nope"}),
         "not bearer": api.post(route, body, {"Authorization": f"Basic {TOKEN}"}),
-        "wrong secret": api.post(route, body, signed(body, "not-the-secret")),
-        "stale signature": api.post(route, body, signed(body, now=stale)),
-        "other body": api.post(route, body, signed(body + b" ")),
+        "wrong secret": api.post(route, body, signed(body, route, "not-the-secret")),
+        "stale signature": api.post(route, body, signed(body, route, now=stale)),
+        "other body": api.post(route, body, signed(body + b" ", route)),
+        "version 1": api.post(route, body, {**signed(body, route), SIGNATURE_HEADER: "v1=00"}),
         "timestamp only": api.post(route, body, {TIMESTAMP_HEADER: str(int(time.time()))}),
     }
     # THEN every one is refused: 401 when nothing was offered, 403 when it was wrong
@@ -108,10 +109,13 @@ def test_post_routes_refuse_missing_or_wrong_credentials(
         "wrong secret": 403,
         "stale signature": 403,
         "other body": 403,
+        "version 1": 403,
         "timestamp only": 403,
     }
     assert refused["none"].headers["www-authenticate"] == "Bearer"
     assert "more than" in refused["stale signature"].json()["detail"]
+    assert "does not match" in refused["other body"].json()["detail"]
+    assert "v1 is not accepted; sign with v2" in refused["version 1"].json()["detail"]
     # AND nothing reached the mirror
     assert api.get("/api/v1/files?source=local").json()["files"] == []
     assert api.get("/api/v1/stats").json()["notifications"]["received"] == 0
@@ -126,13 +130,81 @@ def test_bearer_token_and_hmac_signature_are_both_accepted(
     body_b = s3_event(stack.bucket, "b.txt", sequencer="0B")
     # WHEN one notification comes with the token and the other signed with the secret
     by_token = api.post("/api/v1/s3-notification", body_a, BEARER)
-    by_signature = api.post("/api/v1/s3-notification", body_b, signed(body_b))
-    # AND a sync is asked for with a signature (of its empty body)
-    sync = api.post("/api/v1/sync", b"", signed(b""))
+    route = "/api/v1/s3-notification"
+    by_signature = api.post(route, body_b, signed(body_b, route))
+    # AND a sync is asked for with a signature (of its empty body, its path and its query)
+    sync = api.post(
+        "/api/v1/sync?background=false", b"", signed(b"", "/api/v1/sync?background=false")
+    )
     # THEN all are carried out
-    assert (by_token.status, by_signature.status, sync.status) == (200, 200, 200)
+    assert (by_token.status, by_signature.status, sync.status) == (200, 200, 200), sync.body
     assert api.get("/api/v1/download/a.txt").body == b"a"
     assert api.get("/api/v1/download/b.txt").body == b"b"
+
+
+def test_a_signed_sync_replayed_with_another_prefix_is_refused(
+    api: Http, clients: Clients, stack: Stack
+) -> None:
+    # GIVEN objects under two prefixes, and a sync of prefix a/ signed with the secret
+    put(clients, stack, "a/one.txt", b"1")
+    put(clients, stack, "b/two.txt", b"2")
+    headers = signed(b"", "/api/v1/sync?prefix=a/")
+    # WHEN that request is replayed (within the window) with prefix b/, with a parameter
+    # added or taken away, or against the other POST route
+    replays = {
+        "other prefix": api.post("/api/v1/sync?prefix=b/", b"", headers),
+        "parameter added": api.post("/api/v1/sync?prefix=a/&background=true", b"", headers),
+        "no query": api.post("/api/v1/sync", b"", headers),
+        "other route": api.post("/api/v1/s3-notification?prefix=a/", b"", headers),
+    }
+    # THEN every replay is refused, nothing synced
+    assert {name: reply.status for name, reply in replays.items()} == dict.fromkeys(replays, 403)
+    assert "does not match" in replays["other prefix"].json()["detail"]
+    assert api.get("/api/v1/files?source=local").json()["files"] == []
+    # AND the request as signed (its query encoded another way: same parameters) is carried out
+    reply = api.post("/api/v1/sync?prefix=a%2F", b"", headers)
+    assert reply.status == 200, reply.body
+    files = api.get("/api/v1/files?source=local").json()["files"]
+    assert [entry["key"] for entry in files] == ["a/one.txt"]
+
+
+def test_a_signed_notification_replayed_against_sync_is_refused(
+    api: Http, clients: Clients, stack: Stack
+) -> None:
+    # GIVEN a notification signed for /api/v1/s3-notification
+    put(clients, stack, "n.txt", b"n")
+    body = s3_event(stack.bucket, "n.txt", sequencer="0C")
+    headers = signed(body, "/api/v1/s3-notification")
+    # WHEN the signed request is replayed against /api/v1/sync, with its body or without
+    with_body = api.post("/api/v1/sync", body, headers)
+    without = api.post("/api/v1/sync", b"", headers)
+    # THEN both are refused and nothing is synced
+    assert (with_body.status, without.status) == (403, 403)
+    assert "does not match" in with_body.json()["detail"]
+    assert api.get("/api/v1/files?source=local").json()["files"] == []
+    # AND the notification itself, where it was signed for, is applied
+    reply = api.post("/api/v1/s3-notification", body, headers)
+    assert reply.status == 200, reply.body
+    assert api.get("/api/v1/download/n.txt").body == b"n"
+
+
+def test_behind_a_proxy_that_strips_a_prefix_the_full_path_sent_is_what_is_checked(
+    api: Http, service_settings: Settings, clients: Clients, stack: Stack
+) -> None:
+    put(clients, stack, "a/one.txt", b"1")
+    # GIVEN a client that signs the path it sends to a proxy, /bucketsync/api/v1/sync
+    sent = signed(b"", "/bucketsync/api/v1/sync?prefix=a/")
+    service_path = signed(b"", "/api/v1/sync?prefix=a/")
+    # WHEN the proxy strips /bucketsync and the service is told so (its ASGI root_path)
+    with running(create_app(service_settings), root_path="/bucketsync") as proxied:
+        told = proxied.post("/api/v1/sync?prefix=a/", b"", sent)
+        signed_without_prefix = proxied.post("/api/v1/sync?prefix=a/", b"", service_path)
+    # AND when the service is not told (the api fixture has no root_path)
+    not_told = api.post("/api/v1/sync?prefix=a/", b"", sent)
+    # THEN the signature of the full path passes only where the service knows the prefix, and
+    # one of the stripped path never does there: what the client sent is what is checked
+    assert told.status == 200, told.body
+    assert (signed_without_prefix.status, not_told.status) == (403, 403)
 
 
 def test_without_credentials_configured_post_routes_are_open(

@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from pydantic import SecretStr
 
 from bucketsync.errors import ConfigurationError, MalformedEventError, RetryableError
 from bucketsync.runtimes.forwarder import PATH, Forwarder, ForwarderApp, RefusedError
 from bucketsync.settings import Settings
-from bucketsync.signing import verify
+from bucketsync.signing import SignatureError, verify
 from tests.events import event_text, load_event
 
 SECRET = "shh-forwarder-secret"
@@ -60,7 +62,8 @@ def service() -> Iterator[tuple[str, Script]]:
 
 
 def forwarder(url: str, sleeps: list[float], **settings: Any) -> Forwarder:
-    values = {"api_endpoint": url, "hmac_secret": SECRET, "retry_attempts": 4} | settings
+    values: dict[str, Any] = {"api_endpoint": url, "hmac_secret": SECRET, "retry_attempts": 4}
+    values |= settings
     return Forwarder(Settings(**values), sleep=sleeps.append, rng=random.Random(7))
 
 
@@ -68,14 +71,55 @@ def test_a_direct_s3_event_is_posted_once_signed_with_the_secret(
     service: tuple[str, Script],
 ) -> None:
     url, script = service
-    app = ForwarderApp(Settings(api_endpoint=url + "/", hmac_secret=SECRET, api_token="tok"))
+    app = ForwarderApp(
+        Settings(api_endpoint=url + "/", hmac_secret=SecretStr(SECRET), api_token=SecretStr("tok"))
+    )
     event = load_event("s3_put")
     assert app.handle(event) == {"status": 200, "attempts": 1}  # type: ignore[arg-type]
     [(path, headers, body)] = script.requests
     assert path == PATH
     assert json.loads(body) == event
-    verify(SECRET, headers, body)  # raises unless signed over exactly this body
+    received(headers, "POST", path, body)  # raises unless signed over exactly this request
     assert headers["Authorization"] == "Bearer tok"
+
+
+def received(headers: dict[str, str], method: str, request_target: str, body: bytes) -> None:
+    """Verify as the service does, from what the server got on the wire: the path decoded as
+    an ASGI server decodes it, the query as sent."""
+    raw_path, _, query = request_target.partition("?")
+    verify(SECRET, headers, body, method=method, path=unquote(raw_path), query=query)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected_target"),
+    [
+        ("/", PATH),
+        ("/hooks/bucket%20sync/", "/hooks/bucket%20sync" + PATH),
+        ("/hooks?code=abc%2Fd&x=1", "/hooks" + PATH + "?code=abc%2Fd&x=1"),
+        ("/base/?b=2&a=1#ignored", "/base" + PATH + "?b=2&a=1"),
+    ],
+)
+def test_the_signature_covers_the_path_and_query_the_server_received(
+    service: tuple[str, Script], endpoint: str, expected_target: str
+) -> None:
+    url, script = service
+    # GIVEN an API_ENDPOINT with a path prefix and/or a query
+    body = b'{"Records": []}'
+    forwarder(url + endpoint, []).post(body)
+    [(request_target, headers, sent)] = script.requests
+    # THEN the notification path is appended to its path, its query kept
+    assert request_target == expected_target
+    # AND the signature verifies against exactly what the server received
+    received(headers, "POST", request_target, sent)
+    # AND not against another path, another query, or another method
+    raw_path, _, query = request_target.partition("?")
+    for method, path, other_query in (
+        ("POST", "/api/v1/sync", query),
+        ("POST", unquote(raw_path), query + "&prefix=x"),
+        ("PUT", unquote(raw_path), query),
+    ):
+        with pytest.raises(SignatureError, match="does not match"):
+            verify(SECRET, headers, sent, method=method, path=path, query=other_query)
 
 
 def test_5xx_and_429_are_retried_with_growing_jittered_pauses(

@@ -31,9 +31,9 @@ the forwarding Lambda) apply each change as it happens, and a full sync catches 
 was missed.
 
 **Authentication.** The POST routes need `Authorization: Bearer <BUCKETSYNC_API_TOKEN>` or
-an HMAC signature of the body (`X-Bucketsync-Signature`, `X-Bucketsync-Timestamp`) made with
-`BUCKETSYNC_HMAC_SECRET`, whichever is configured. With neither, they are open and the service
-listens on loopback only. GET routes are always open.
+an HMAC signature of the method, path, query and body (`X-Bucketsync-Signature: v2=...`,
+`X-Bucketsync-Timestamp`) made with `BUCKETSYNC_HMAC_SECRET`, whichever is configured. With
+neither, they are open and the service listens on loopback only. GET routes are always open.
 """
 
 

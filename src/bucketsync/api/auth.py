@@ -1,8 +1,13 @@
 """Who may call the mutating routes, and where an unauthenticated service may listen.
 
 A POST is let through when it carries ``Authorization: Bearer <api_token>`` or an HMAC
-signature of its body made with ``hmac_secret`` (``bucketsync.signing``, what the forwarding
-Lambda sends). With neither configured the routes are open, and the only protection left is
+signature made with ``hmac_secret`` (``bucketsync.signing`` v2, what the forwarding Lambda
+sends) of its timestamp, method, path, query and body. The path checked is the ASGI
+``scope["path"]``: percent-decoded and, behind a proxy, including the ASGI ``root_path`` the
+server was given (uvicorn's ``--root-path``), so it is the whole path the client sent. A proxy
+that strips a prefix without the server being told it makes every signature fail (403), never
+pass. The query checked is the raw ``scope["query_string"]``, parsed as ``request.query_params``
+parses it. With neither configured the routes are open, and the only protection left is
 the network: ``bucketsync serve`` then refuses to listen anywhere but loopback. Reads (GET)
 are open in every case.
 
@@ -20,7 +25,13 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bucketsync.settings import Settings
-from bucketsync.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from bucketsync.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    VERSION,
+    SignatureError,
+    verify,
+)
 
 # Beyond any real notification (SNS caps a message at 256 KiB, a Lambda payload at 6 MB).
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -29,8 +40,9 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 bearer_scheme = HTTPBearer(
     auto_error=False,
     description=(
-        f"The API token (BUCKETSYNC_API_TOKEN). Alternatively sign the body with the HMAC "
-        f"secret: {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers."
+        f"The API token (BUCKETSYNC_API_TOKEN). Alternatively sign the request (method, path, "
+        f"query, body) with the HMAC secret: {SIGNATURE_HEADER} ({VERSION}) and "
+        f"{TIMESTAMP_HEADER} headers."
     ),
 )
 
@@ -102,7 +114,7 @@ async def require_credentials(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             f"credentials required: Authorization: Bearer <token>, or {SIGNATURE_HEADER} and "
-            f"{TIMESTAMP_HEADER} signing the body",
+            f"{TIMESTAMP_HEADER} signing the request",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if bearer is not None:
@@ -115,7 +127,16 @@ async def require_credentials(
     if secret is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this service accepts no signatures")
     try:
-        verify(secret.get_secret_value(), request.headers, body)
+        verify(
+            secret.get_secret_value(),
+            request.headers,
+            body,
+            method=request.method,
+            # Not request.url.path / .query: that path re-escapes "?", "#" and "\\", and that
+            # query is decoded as UTF-8 where request.query_params decodes as Latin-1.
+            path=request.scope["path"],
+            query=request.scope.get("query_string", b"").decode("latin-1"),
+        )
     except SignatureError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"signature refused: {exc}") from None
 

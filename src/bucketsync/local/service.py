@@ -15,11 +15,16 @@ STOP_SECONDS = 30.0
 
 
 @contextmanager
-def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[int]:
+def serving(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, *, root_path: str = ""
+) -> Iterator[int]:
     """Run ``app`` on uvicorn in a thread; yields the port it listens on (port 0: a free one).
-    On exit the server drains and its thread is joined."""
+    ``root_path``: the prefix a proxy in front strips (uvicorn's ``--root-path``). On exit the
+    server drains and its thread is joined."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app, host=host, port=port, root_path=root_path, log_config=None, access_log=False
+        )
     )
     # uvicorn installs signal handlers only on the main thread; here the caller owns them.
     thread = threading.Thread(target=server.run, name="bucketsync-service", daemon=True)

@@ -4,7 +4,8 @@ It receives S3 events (directly, or through SNS, EventBridge or SQS) and POSTs t
 bucketsync service's ``/api/v1/s3-notification``, which mirrors them (seed 004's design, with
 its failure modes fixed):
 
-* Signed: HMAC over the timestamp and body (``bucketsync.signing``) and/or a bearer token.
+* Signed: HMAC over the timestamp, method, path, query and body (``bucketsync.signing``,
+  exactly the request it sends) and/or a bearer token.
 * Bounded: a timeout per attempt, retries with exponential backoff and full jitter on what
   may pass (connection errors, timeouts, 429, 5xx), and never past the invocation's deadline.
 * Loud: what never succeeds is a Lambda error, so S3's and Lambda's asynchronous retries, or
@@ -25,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bucketsync.errors import (
     BucketSyncError,
@@ -36,7 +38,7 @@ from bucketsync.events import parse_message
 from bucketsync.logs import json_logger
 from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.settings import Settings
-from bucketsync.signing import sign
+from bucketsync.signing import sign, target
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,8 @@ class Forwarder:
             raise ConfigurationError(
                 "the forwarder needs API_ENDPOINT (or BUCKETSYNC_API_ENDPOINT)"
             )
-        self.url = settings.api_endpoint.rstrip("/") + PATH
+        self.url = endpoint_url(settings.api_endpoint)
+        self._path, self._query = target(self.url)  # what the service will see, and check
         self.timeout = settings.timeout_seconds
         self.attempts = settings.retry_attempts
         self._secret = settings.hmac_secret.get_secret_value() if settings.hmac_secret else None
@@ -121,7 +124,7 @@ class Forwarder:
     def _send(self, body: bytes, timeout: float) -> int:
         headers = {"Content-Type": "application/json", "User-Agent": "bucketsync-forwarder"}
         if self._secret:
-            headers |= sign(self._secret, body)
+            headers |= sign(self._secret, body, method="POST", path=self._path, query=self._query)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
@@ -134,6 +137,12 @@ class Forwarder:
             if exc.code in RETRY_STATUSES:
                 return int(exc.code)
             raise RefusedError(f"POST {self.url}: HTTP {exc.code}: {detail}") from None
+
+
+def endpoint_url(api_endpoint: str) -> str:
+    """``API_ENDPOINT`` with ``PATH`` appended to its path; its query, if any, is kept."""
+    parts = urlsplit(api_endpoint)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + PATH, fragment=""))
 
 
 class ForwarderApp:
