@@ -17,12 +17,13 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
-from botocore.httpchecksum import Sha256Checksum, StreamingChecksumBody
-from botocore.response import StreamingBody
+from botocore.httpsession import URLLib3Session
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
@@ -76,13 +77,13 @@ def sink(clients: Clients, root: Path) -> Iterator[MirrorSink]:
 
 @pytest.fixture
 def gets(clients: Clients) -> list[str]:
-    """The key of every GetObject the client makes from now on."""
+    """The key of every GetObject request the client sends from now on (either path)."""
     keys: list[str] = []
 
-    def seen(params: dict[str, Any], **_: Any) -> None:
-        keys.append(params["Key"])
+    def seen(request: AWSPreparedRequest, **_: Any) -> None:
+        keys.append(unquote(urlsplit(request.url).path).split("/", 2)[2])  # /<bucket>/<key>
 
-    clients.s3.meta.events.register("provide-client-params.s3.GetObject", seen)
+    clients.s3.meta.events.register("before-send.s3.GetObject", seen)
     return keys
 
 
@@ -316,17 +317,44 @@ def test_objects_over_the_limit_are_skipped_with_a_logged_reason(
     assert (stats["too_large"], stats["files"]) == (1, 1)
 
 
-def _swap_body(clients: Clients, make: Callable[[bytes], Any]) -> list[int]:
-    """From now on each GetObject's body is ``make(real bytes)``; returns a call counter."""
+class _Raw(io.BytesIO):
+    """A response body as urllib3 gives it to botocore."""
+
+    def stream(self, amt: int = 1024, decode_content: bool | None = None) -> Iterator[bytes]:
+        while chunk := self.read(amt):
+            yield chunk
+
+
+def _tamper(
+    clients: Clients,
+    body: Callable[[bytes], bytes],
+    headers: Callable[[dict[str, str]], None] = lambda _: None,
+) -> list[int]:
+    """From now on each GetObject's 200 arrives with ``body(real bytes)`` and ``headers``
+    changed in place: S3 really answers, and the bytes change on the wire, before botocore
+    or the mirror sees them. Returns a call counter."""
     calls: list[int] = []
+    wire = URLLib3Session()
 
-    def swap(parsed: dict[str, Any], **_: Any) -> None:
-        if "Body" in parsed:
-            calls.append(1)
-            parsed["Body"] = make(parsed["Body"].read())
+    def tampered(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        real = wire.send(request)
+        if real.status_code != 200:
+            return real
+        calls.append(1)
+        data = body(real.raw.read())
+        changed = {name.lower(): value for name, value in real.headers.items()}
+        changed["content-length"] = str(len(data))
+        headers(changed)
+        return AWSResponse(request.url, 200, cast(Any, changed), _Raw(data))
 
-    clients.s3.meta.events.register("after-call.s3.GetObject", swap)
+    # a before-send handler's response is what botocore (and the presigned path) then reads
+    clients.s3.meta.events.register("before-send.s3.GetObject", tampered)  # type: ignore[arg-type]
     return calls
+
+
+def _no_checksums(headers: dict[str, str]) -> None:
+    for name in [name for name in headers if name.startswith("x-amz-checksum-")]:
+        del headers[name]
 
 
 def test_an_md5_mismatch_fails_the_download_and_keeps_the_old_file(
@@ -337,11 +365,8 @@ def test_an_md5_mismatch_fails_the_download_and_keeps_the_old_file(
     sink.apply([created(clients, bucket, "k.txt")])
     put(clients, bucket, "k.txt", b"good new content")
 
-    def corrupt(data: bytes) -> StreamingBody:
-        flipped = data[:-1] + bytes([data[-1] ^ 1])
-        return StreamingBody(io.BytesIO(flipped), len(flipped))
-
-    calls = _swap_body(clients, corrupt)
+    # (and no additional checksum, as from an SDK that sends none, so that MD5 alone can tell)
+    calls = _tamper(clients, lambda data: data[:-1] + bytes([data[-1] ^ 1]), _no_checksums)
     # WHEN the update is applied
     (result,) = sink.apply([created(clients, bucket, "k.txt")])
     # THEN it fails, retryable, after every attempt; the old file and nothing else remains
@@ -353,12 +378,41 @@ def test_an_md5_mismatch_fails_the_download_and_keeps_the_old_file(
     assert sink.counters()["failed"] == 1
 
 
+def test_bytes_corrupted_on_the_wire_are_caught_by_s3s_checksum(
+    clients: Clients, bucket: str, sink: MirrorSink, root: Path
+) -> None:
+    # GIVEN an object with the CRC32 botocore adds to uploads, whose bytes arrive flipped
+    put(clients, bucket, "k.bin", b"some payload")
+    calls = _tamper(clients, lambda data: data[:-1] + bytes([data[-1] ^ 1]))
+    (result,) = sink.apply([created(clients, bucket, "k.bin")])
+    # THEN botocore's check of S3's checksum refuses them, before any MD5 is compared
+    assert isinstance(result, RetryableError)
+    assert "did not match calculated checksum" in str(result)
+    assert len(calls) == 3
+    assert not (root / "k.bin").exists()
+    assert temp_files(root) == []
+
+
+def test_one_end_to_end_check_is_made_the_checksum_before_the_md5(
+    clients: Clients, bucket: str, sink: MirrorSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # botocore's uploads carry a CRC32, which S3 keeps: that check makes an MD5 redundant
+    put(clients, bucket, "crc.bin", b"with a checksum")
+    put(clients, bucket, "plain.bin", b"without one")
+    with caplog.at_level(logging.INFO, logger="bucketsync.sinks.mirror"):
+        sink.apply([created(clients, bucket, "crc.bin")])
+        _tamper(clients, lambda data: data, _no_checksums)  # as an SDK that sends none
+        sink.apply([created(clients, bucket, "plain.bin")])
+    assert "crc.bin (15 bytes, verified: checksum)" in caplog.text
+    assert "plain.bin (11 bytes, verified: md5)" in caplog.text
+
+
 def test_without_verification_corruption_goes_unnoticed(
     clients: Clients, bucket: str, root: Path
 ) -> None:
     # The control for the test above: the MD5 comparison is what caught it.
     put(clients, bucket, "k.txt", b"content")
-    _swap_body(clients, lambda data: StreamingBody(io.BytesIO(b"CONTENT"), 7))
+    _tamper(clients, lambda _: b"CONTENT")
     trusting = MirrorSink(clients.s3, root, verify=False)
     try:
         assert trusting.apply([created(clients, bucket, "k.txt")]) == [Outcome.APPLIED]
@@ -374,13 +428,13 @@ def test_a_checksum_mismatch_fails_the_download(
     put(clients, bucket, "k.bin", b"payload", ChecksumAlgorithm="SHA256")
     wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
 
-    def mismatched(data: bytes) -> StreamingChecksumBody:
-        return StreamingChecksumBody(io.BytesIO(data), len(data), Sha256Checksum(), wrong)
-
-    _swap_body(clients, mismatched)
+    calls = _tamper(
+        clients, lambda data: data, lambda h: h.update({"x-amz-checksum-sha256": wrong})
+    )
     (result,) = sink.apply([created(clients, bucket, "k.bin")])
     assert isinstance(result, RetryableError)
     assert "checksum" in str(result).lower()
+    assert len(calls) == 3  # every attempt read the bytes and refused them
     assert not (root / "k.bin").exists()
     assert temp_files(root) == []
 
@@ -391,7 +445,7 @@ def test_an_sse_kms_etag_is_not_taken_for_an_md5(
     # On AWS the etag of an SSE-KMS object is not the MD5 of its bytes (moto's still is):
     # bytes that differ from the etag's digest stand for that, and must not fail.
     put(clients, bucket, "kms.bin", b"plaintext", ServerSideEncryption="aws:kms")
-    _swap_body(clients, lambda data: StreamingBody(io.BytesIO(b"PLAINTEXT"), 9))
+    _tamper(clients, lambda _: b"PLAINTEXT", _no_checksums)
     assert sink.apply([created(clients, bucket, "kms.bin")]) == [Outcome.APPLIED]
     assert (root / "kms.bin").read_bytes() == b"PLAINTEXT"
 

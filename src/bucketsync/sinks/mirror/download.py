@@ -1,13 +1,13 @@
 """One GetObject streamed into one file, atomically: the file is the old one or the whole new one.
 
-    GetObject(IfMatch=etag | VersionId, ChecksumMode=ENABLED)
+    GetObject(IfMatch=etag | VersionId, ChecksumMode=ENABLED)   (aws.presigned: a presigned URL)
       → stream 1 MiB chunks into <dir>/.bucketsync-XXXX (MD5 alongside when it can be checked)
       → fsync → mtime = LastModified → rename over <dir>/<name> → fsync <dir>
 
 Integrity: botocore checks S3's additional checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256)
-while the body is read and raises ``FlexibleChecksumError`` on a mismatch. The etag is the
-body's MD5 only for a single-part upload without SSE-KMS, DSSE-KMS or SSE-C: only then is it
-compared. A multipart etag (``<hex>-<parts>``) is not a digest of the body, so it is not
+while the body is read and raises ``FlexibleChecksumError`` on a mismatch. Without one, the
+etag is compared with the body's MD5 when it is one: a single-part upload without SSE-KMS,
+DSSE-KMS or SSE-C. A multipart etag (``<hex>-<parts>``) is not a digest of the body, so it is not
 checked, and never reported as corruption. Any failure removes the temporary file.
 """
 
@@ -22,16 +22,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.presigned import Got, ObjectGetter
 from bucketsync.errors import RetryableError, SinkWriteError
 from bucketsync.sinks.mirror.paths import STATE_DIR
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,6 @@ CHUNK = 1 << 20
 TEMP_PREFIX = STATE_DIR + "-"  # no key maps to a name starting so (see paths)
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _NOT_MD5_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
-CHECKSUM_NAMES = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 _GONE = frozenset({"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"})
 # Out of space or a failing disk can recover; anything else (permissions...) will not.
 _TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN})
@@ -49,7 +46,7 @@ _TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGA
 class Fetched:
     size: int
     etag: str | None
-    verified: str  # how the bytes were checked: "md5", "checksum", "md5+checksum" or "none"
+    verified: str  # how the bytes were checked: "checksum", "md5" or "none"
 
 
 class TooLargeError(SinkWriteError):
@@ -76,18 +73,18 @@ def file_mode() -> int:
     return 0o644
 
 
-def md5_checkable(etag: str | None, answer: Any) -> bool:
+def md5_checkable(got: Got) -> bool:
     """Whether the etag S3 gave is the MD5 of the body."""
     return bool(
-        etag
-        and _MD5_ETAG.fullmatch(etag)
-        and answer.get("ServerSideEncryption") not in _NOT_MD5_ENCRYPTION
-        and not answer.get("SSECustomerAlgorithm")
+        got.etag
+        and _MD5_ETAG.fullmatch(got.etag)
+        and got.encryption not in _NOT_MD5_ENCRYPTION
+        and not got.customer_key
     )
 
 
 def fetch(
-    s3: S3Client,
+    getter: ObjectGetter,
     bucket: str,
     key: str,
     target: Path,
@@ -104,27 +101,26 @@ def fetch(
     Raises ``TooLargeError``, ``ClashError``, ``RetryableError`` (network, checksum, disk
     full) or ``SinkWriteError``; ``target`` is then untouched.
     """
-    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if verify:  # botocore then checks S3's additional checksum as the body is read
-        request["ChecksumMode"] = "ENABLED"
     # IfMatch pins the content the update names while it is current: an outdated update can
     # never write outdated bytes. A version id pins even an old version, so it comes second.
-    if etag:
-        request["IfMatch"] = f'"{etag}"'
-    elif version_id:
-        request["VersionId"] = version_id
+    # With verify, botocore checks S3's additional checksum as the body is read.
     try:
-        answer = s3.get_object(**request)
+        got = getter.get(
+            bucket,
+            key,
+            if_match=f'"{etag}"' if etag else None,
+            version_id=None if etag else version_id,
+            checksum=verify,
+        )
     except ClientError as exc:
         if error_code(exc) in _GONE:
             return None
         raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
     except BotoCoreError as exc:
         raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
-    body = answer["Body"]
     try:
         return _write(
-            answer,
+            got,
             target,
             where=f"s3://{bucket}/{key}",
             verify=verify,
@@ -133,11 +129,11 @@ def fetch(
             mode=mode,
         )
     finally:
-        body.close()
+        got.body.close()
 
 
 def _write(
-    answer: Any,
+    got: Got,
     target: Path,
     *,
     where: str,
@@ -146,21 +142,27 @@ def _write(
     read_timeout: float | None,
     mode: int,
 ) -> Fetched:
-    length = int(answer.get("ContentLength", 0))
+    length = got.length or 0
     if max_bytes is not None and length > max_bytes:
         raise TooLargeError(length)
     if read_timeout:
-        _set_read_timeout(answer["Body"], read_timeout)
-    etag = str(answer.get("ETag", "")).strip('"') or None
-    md5 = hashlib.md5(usedforsecurity=False) if verify and md5_checkable(etag, answer) else None
+        _set_read_timeout(got.body, read_timeout)
+    # One end-to-end check is enough: a full-object checksum S3 stored at upload (checked by
+    # botocore as the body is read) makes an MD5 of the same bytes redundant CPU.
+    checksum = verify and bool(got.checksums)
+    md5 = (
+        hashlib.md5(usedforsecurity=False)
+        if verify and not checksum and md5_checkable(got)
+        else None
+    )
     fd, temp = _open_temp(target)
     try:
-        size = _stream(answer["Body"], fd, md5, where)
+        size = _stream(got.body, fd, md5, where)
         if size != length:
             raise RetryableError(f"{where}: got {size} of {length} bytes")
-        if md5 is not None and md5.hexdigest() != etag:
-            raise RetryableError(f"{where}: MD5 {md5.hexdigest()} does not match etag {etag}")
-        _install(temp, target, mode, answer.get("LastModified"))
+        if md5 is not None and md5.hexdigest() != got.etag:
+            raise RetryableError(f"{where}: MD5 {md5.hexdigest()} does not match etag {got.etag}")
+        _install(temp, target, mode, got.last_modified)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -168,9 +170,8 @@ def _write(
         _fsync_dir(target.parent)
     except OSError as exc:  # the file is in place; only the rename's durability is in doubt
         log.warning("cannot fsync %s: %s", target.parent, exc)
-    checksum = any(answer.get(f"Checksum{name}") for name in CHECKSUM_NAMES)
-    verified = "+".join(name for name, on in (("md5", md5), ("checksum", checksum)) if on)
-    return Fetched(size, etag, verified or "none")
+    verified = "checksum" if checksum else "md5" if md5 is not None else "none"
+    return Fetched(size, got.etag, verified)
 
 
 def _install(temp: Path, target: Path, mode: int, modified: object) -> None:

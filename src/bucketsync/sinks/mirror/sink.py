@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bucketsync.aws.presigned import ObjectGetter
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.state import Outcome, Update
 from bucketsync.errors import BucketSyncError, RetryableError
@@ -89,7 +90,7 @@ class MirrorSink:
         self.skip_existing = skip_existing
         self.read_timeout = read_timeout
         self.concurrency = concurrency
-        self._s3 = s3
+        self._getter = ObjectGetter(s3)
         self._source = S3ObjectSource(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -206,7 +207,7 @@ class MirrorSink:
         for attempt in range(1, self._attempts + 1):
             try:
                 return fetch(
-                    self._s3,
+                    self._getter,
                     update.bucket,
                     update.key,
                     path,
