@@ -1,12 +1,11 @@
 """GetObject by a presigned URL on the client's own connection pool: the bytes without the toll.
 
-Why: a mirror makes one GetObject per object, and botocore's ``get_object`` spends ~4 ms of
-CPU on each on a small machine (event hooks, rebuilding the user-agent string, parsing every
-response header, dateutil for Last-Modified) where signing and sending need ~2 ms. On one
-interpreter that caps a mirror near 250 objects a second whatever the network can do
-(``bench/mirror_sync.py``). So the request is presigned by the same client (SigV4, every header
-it carries signed) and sent on that client's own urllib3 pool, with its proxies, CA bundle and
-timeouts.
+Why: a mirror makes one GetObject per object, and botocore's ``get_object`` spends ~3.7 ms
+of CPU on each on a small machine (event hooks, rebuilding the user-agent string, parsing every
+response header, dateutil for Last-Modified) where presigning and sending take ~2.9 ms. On one
+interpreter that CPU, not the network, bounds a full sync (``bench/RESULTS.md``, section 6).
+So the request is presigned by the same client (SigV4, every header it carries signed) and
+sent on that client's own urllib3 pool, with its proxies, CA bundle and timeouts.
 
 Only a 200 is read here. Any other status, and any transport error, is asked again through
 ``get_object``, so botocore's retries, redirects and error parsing still decide everything
