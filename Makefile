@@ -25,7 +25,7 @@ demo: $(VENV)/.installed-local
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy src tests bench
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider

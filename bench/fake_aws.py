@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 JSON_10 = {"Content-Type": "application/x-amz-json-1.0"}
 
@@ -44,7 +45,7 @@ class _Raw(io.BytesIO):
 
 
 def _response(url: str, body: bytes = b"{}", headers: Mapping[str, str] = JSON_10) -> AWSResponse:
-    return AWSResponse(url, 200, dict(headers), _Raw(body))
+    return AWSResponse(url, 200, HTTPHeaders.from_dict(headers), _Raw(body))
 
 
 def attach(clients: Iterable[Any], hook: Any) -> None:
@@ -106,7 +107,7 @@ class FakeAWS:
 
     def __call__(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
         time.sleep(self.latency)
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]  # before-send.<service>.<operation>
         handler = getattr(self, f"_{service}_{operation}", None)
         if handler is None:
             raise NotImplementedError(f"FakeAWS does not answer {service}.{operation}")

@@ -169,7 +169,8 @@ def child() -> None:
     fake = None
     if spec.get("fake_ms"):
         fake = FakeWrites(spec["fake_ms"] / 1e3, spec["fake_ms_per_kb"] / 1e3)
-        clients.dynamodb.meta.events.register("before-send", fake)
+        # The stubs say handlers return None; botocore sends a before-send handler's response.
+        clients.dynamodb.meta.events.register("before-send", fake)  # type: ignore[arg-type]
     result = (load_bucketsync if side == "bucketsync" else load_naive)(spec, clients)
     result |= {"imported": imported, "peak": peak_rss_mb(), "requests": counter.snapshot()}
     if fake is not None:

@@ -342,7 +342,7 @@ def on_emulator(
 
     def fresh_table() -> str:
         name = f"bench-{uuid.uuid4().hex[:8]}-{next(tables)}"
-        setup.dynamodb.create_table(**table_definition(name))  # type: ignore[arg-type]
+        setup.dynamodb.create_table(**table_definition(name))
         return name
 
     results = [

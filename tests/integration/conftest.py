@@ -19,7 +19,7 @@ from bucketsync.sinks.catalog.schema import table_definition
 def rows_table(clients: Clients, names: StackNames) -> Iterator[str]:
     """A records table (pk/sk) of the test's own, deleted afterwards."""
     table = f"{names.table}-rows"
-    clients.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
+    clients.dynamodb.create_table(**table_definition(table))
     yield table
     clients.dynamodb.delete_table(TableName=table)
 

@@ -116,7 +116,7 @@ def test_poison_message_ends_in_the_dlq_alone(
 
 
 def golden_sqs_batch(bucket: str) -> dict[str, Any]:
-    event = json.loads((EVENTS / "sqs_lambda_s3.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / "sqs_lambda_s3.json").read_text())
     for record in event["Records"]:
         body = json.loads(record["body"])
         for s3_record in body.get("Records", []):

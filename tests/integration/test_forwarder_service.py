@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import SecretStr
 from tests.integration.service_harness import (
     SECRET,
     put,
@@ -25,12 +26,17 @@ from bucketsync.runtimes.forwarder import ForwarderApp, RefusedError
 from bucketsync.settings import Settings
 from bucketsync.sinks.mirror import local_path
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
 CONTEXT = SimpleNamespace(get_remaining_time_in_millis=lambda: 60_000)
 
 
 def forwarder(url: str, secret: str = SECRET) -> ForwarderApp:
     return ForwarderApp(
-        Settings(api_endpoint=url, hmac_secret=secret, retry_attempts=2, timeout_seconds=20)
+        Settings(
+            api_endpoint=url, hmac_secret=SecretStr(secret), retry_attempts=2, timeout_seconds=20
+        )
     )
 
 
@@ -65,20 +71,16 @@ def test_an_sqs_batch_of_moto_notifications_is_forwarded_message_by_message(
     keys = {f"deep/dir {n}/file-{n}.txt": f"body {n}".encode() for n in range(3)}
     for key, body in keys.items():
         put(clients, stack, key, body)
-    messages: list[dict[str, Any]] = []
-    wait_for(
-        lambda: (
-            bool(
-                messages.extend(
-                    clients.sqs.receive_message(
-                        QueueUrl=stack.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                    ).get("Messages", [])
-                )
-            )
-            or len(messages) >= len(keys)
-        ),
-        "moto's notifications",
-    )
+    messages: list[MessageTypeDef] = []
+
+    def received_all() -> bool:
+        answer = clients.sqs.receive_message(
+            QueueUrl=stack.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        messages.extend(answer.get("Messages", []))
+        return len(messages) >= len(keys)
+
+    wait_for(received_all, "moto's notifications")
     event = {
         "Records": [
             {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"}

@@ -30,7 +30,7 @@ def bucket_and_table(clients: Clients) -> Iterator[tuple[str, str]]:
     name = f"conv-{uuid.uuid4().hex[:12]}"
     clients.s3.create_bucket(Bucket=name)
     clients.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    clients.dynamodb.create_table(**table_definition(name))  # type: ignore[arg-type]
+    clients.dynamodb.create_table(**table_definition(name))
     yield name, name
     clients.dynamodb.delete_table(TableName=name)
 

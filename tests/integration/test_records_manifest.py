@@ -18,7 +18,7 @@ LEASE = 60.0
 @pytest.fixture
 def store(clients: Clients, names: StackNames) -> Iterator[ManifestStore]:
     table = f"{names.table}-rows"
-    clients.dynamodb.create_table(**table_definition(table))  # type: ignore[arg-type]
+    clients.dynamodb.create_table(**table_definition(table))
     yield ManifestStore(clients.dynamodb, table)
     clients.dynamodb.delete_table(TableName=table)
 

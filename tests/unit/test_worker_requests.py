@@ -39,7 +39,7 @@ def test_the_configured_visibility_timeout_is_asked_for_on_receive() -> None:
     clients = type("C", (), {"sqs": client, "s3": None, "dynamodb": None})()
     with Stubber(client) as stub:
         stub.add_response("receive_message", {}, receive_params(VisibilityTimeout=45))
-        worker = build_worker(settings, clients)  # type: ignore[arg-type]
+        worker = build_worker(settings, clients)
         worker.poll_once()
         stub.assert_no_pending_responses()
 
