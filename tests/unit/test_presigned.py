@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 from botocore.config import Config
 
-from bucketsync.aws.presigned import ObjectGetter
+from bucketsync.aws.presigned import Got, ObjectGetter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -59,3 +59,19 @@ def test_other_operations_keep_botocore_s_choice() -> None:
     ObjectGetter(s3)
     url = s3.generate_presigned_url("put_object", Params={"Bucket": "bkt", "Key": "a"})
     assert "Signature=" in url and "X-Amz-Algorithm" not in url
+
+
+def test_get_object_s_answer_names_only_the_checksums_botocore_checked() -> None:
+    # A checksum this botocore cannot check (CRC64NVME without awscrt), or any without
+    # ChecksumMode, or a composite one, is no check: the mirror must then compare the MD5.
+    answer = {
+        "Body": None,
+        "ETag": '"abc"',
+        "ChecksumCRC64NVME": "AAAAAAAAAAA=",
+        "ChecksumCRC32": "AAAAAA==",
+        "ChecksumSHA256": "AAAA-3",
+    }
+    assert Got.from_answer(answer, ["crc32", "sha256"]).checksums == ("CRC32",)
+    assert Got.from_answer(answer, ["sha256"]).checksums == ()
+    assert Got.from_answer(answer, []).checksums == ()
+    assert Got.from_answer(answer, []).etag == "abc"

@@ -20,6 +20,7 @@ would fail too. What stays as with ``get_object``:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -53,8 +54,9 @@ class Got:
     checksums: tuple[str, ...]  # the full-object checksums S3 sent, checked as the body is read
 
     @classmethod
-    def from_answer(cls, answer: Any) -> Got:
-        """From ``get_object``'s parsed answer."""
+    def from_answer(cls, answer: Any, algorithms: Sequence[str]) -> Got:
+        """From ``get_object``'s parsed answer; ``algorithms``: those botocore checked (none
+        without ``ChecksumMode``)."""
         return cls(
             body=answer["Body"],
             length=answer.get("ContentLength"),
@@ -62,11 +64,7 @@ class Got:
             last_modified=answer.get("LastModified"),
             encryption=answer.get("ServerSideEncryption"),
             customer_key=bool(answer.get("SSECustomerAlgorithm")),
-            checksums=tuple(
-                name
-                for name in ("CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1")
-                if "-" not in str(answer.get(f"Checksum{name}") or "-")
-            ),
+            checksums=_checked(algorithms, lambda name: answer.get(f"Checksum{name.upper()}")),
         )
 
 
@@ -81,7 +79,7 @@ class ObjectGetter:
         resolve_response_checksum_algorithms(request, self._operation, {"ChecksumMode": "ENABLED"})
         # The algorithms this botocore can check, most preferred first (CRC32C and CRC64NVME
         # need awscrt): the same list get_object would use.
-        self._algorithms: list[str] = request["context"]["checksum"]["response_algorithms"]
+        self.algorithms: list[str] = request["context"]["checksum"]["response_algorithms"]
         # botocore presigns S3 with SigV2 unless a client names its signature version; SigV2
         # cannot sign the If-Match and checksum-mode headers, and newer regions refuse it.
         self._events.register(
@@ -138,12 +136,13 @@ class ObjectGetter:
         return self._got(response, checksum)
 
     def _slow(self, params: dict[str, Any]) -> Got:
-        return Got.from_answer(self._s3.get_object(**params))
+        algorithms = self.algorithms if "ChecksumMode" in params else []
+        return Got.from_answer(self._s3.get_object(**params), algorithms)
 
     def _got(self, response: AWSResponse, checksum: bool) -> Got:
         headers = response.headers
         parsed: dict[str, Any] = {"headers": headers, "body": None, "context": {}}
-        algorithms = self._algorithms if checksum else []
+        algorithms = self.algorithms if checksum else []
         handle_checksum_body(  # botocore passes the AWSResponse too; the stubs say otherwise
             cast(Any, response),
             parsed,
@@ -161,12 +160,14 @@ class ObjectGetter:
             last_modified=_http_date(headers.get("last-modified")),
             encryption=headers.get("x-amz-server-side-encryption"),
             customer_key=bool(headers.get("x-amz-server-side-encryption-customer-algorithm")),
-            checksums=tuple(
-                name.upper()
-                for name in algorithms
-                if "-" not in str(headers.get(f"x-amz-checksum-{name}") or "-")
-            ),
+            checksums=_checked(algorithms, lambda name: headers.get(f"x-amz-checksum-{name}")),
         )
+
+
+def _checked(algorithms: Sequence[str], value: Callable[[str], Any]) -> tuple[str, ...]:
+    """Of ``algorithms`` (botocore's names), those S3 sent a full-object value for, named as
+    S3 names them: what botocore checks. A composite ``<base64>-<parts>`` cannot be."""
+    return tuple(name.upper() for name in algorithms if "-" not in str(value(name) or "-"))
 
 
 def _keep_sigv4(signature_version: str, **_: Any) -> str | None:
