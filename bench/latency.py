@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bench.cpu import process_cpu
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.engine.ports import ObjectSource, Sink
@@ -191,7 +192,7 @@ def measure(
                 pollers.submit(poll, reader, stack.bucket, upload, upload.put_done + 30)
 
         try:
-            cpu = (cpu_seconds(emulator.pid), time.process_time(), time.perf_counter())
+            cpu = (process_cpu(emulator.pid), time.process_time(), time.perf_counter())
             start = time.perf_counter() + 0.5
             with ThreadPoolExecutor(4, thread_name_prefix="latency-put") as putters:
                 puts: list[Future[None]] = []
@@ -206,7 +207,7 @@ def measure(
             while time.perf_counter() < deadline and not awaited <= timeline.written.keys():
                 time.sleep(0.1)
             wall = time.perf_counter() - cpu[2]
-            moto, here = cpu_seconds(emulator.pid) - cpu[0], time.process_time() - cpu[1]
+            moto, here = process_cpu(emulator.pid) - cpu[0], time.process_time() - cpu[1]
         finally:
             stop.set()
             pollers.shutdown(wait=True)
@@ -219,13 +220,6 @@ def measure(
         f"this process (uploader, worker, poller) {100 * here / wall:.0f}%",
         f"catalog equals bucket: {in_sync} ({len(catalog)} items, {len(latest)} keys uploaded)",
     ]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report(run: Run, uploads: list[Upload], timeline: Timeline, requests: dict[str, int]) -> float:

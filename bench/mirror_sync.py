@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import process_cpu
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.aws.s3 import S3ObjectSource
@@ -167,22 +168,22 @@ def full_syncs(
     print("1. full sync into an empty directory (each side twice, alternately)")
     full, rc_full = [], []
     for n in (1, 2):  # alternating, so a machine slowing down weighs on both sides
-        before = emulator_cpu(emulator)
+        before = process_cpu(emulator.pid)
         full.append(bucketsync_full(clients, counter, bucket, work / f"bs{n}"))
         seconds, requests, report = full[-1]
         print(
             f"  bucketsync full_sync #{n}: {seconds:7.2f} s  downloaded "
             f"{report.downloaded:,}, failed {report.failed}; requests {fmt(requests)}; "
-            f"emulator CPU {emulator_cpu(emulator) - before:.2f} s",
+            f"emulator CPU {process_cpu(emulator.pid) - before:.2f} s",
             flush=True,
         )
-        before = emulator_cpu(emulator)
+        before = process_cpu(emulator.pid)
         target = work / ("rclone" if n == 1 else f"rclone{n}")
         rc_full.append(rclone(emulator, bucket, target))
         seconds, requests = rc_full[-1]
         print(
             f"  rclone sync #{n}:        {seconds:7.2f} s  requests {fmt(requests)}; "
-            f"emulator CPU {emulator_cpu(emulator) - before:.2f} s",
+            f"emulator CPU {process_cpu(emulator.pid) - before:.2f} s",
             flush=True,
         )
     best = min(seconds for seconds, _, _ in full)
@@ -192,12 +193,6 @@ def full_syncs(
         f"  bucketsync / rclone time, best of two each: {ratio:.2f}x "
         f"(target <= {TARGET_FULL:g}x: {'met' if ratio <= TARGET_FULL else 'NOT met'})"
     )
-
-
-def emulator_cpu(emulator: Emulator) -> float:
-    """CPU seconds the emulator's process has used (user + system): who kept it busy."""
-    fields = Path(f"/proc/{emulator.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def check(s3: Any, bucket: str, root: Path) -> str:

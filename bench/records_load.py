@@ -39,6 +39,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from bench.cpu import process_cpu
 from bench.fake_aws import FakeWrites
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
@@ -177,13 +178,6 @@ def child() -> None:
         result["faked"] = {"requests": fake.requests, "items": fake.items}
     result["cpu"] = time.process_time() - cpu  # this process's CPU seconds, after imports
     print(json.dumps(result))
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(emulator: Emulator, side: str, **spec: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import random
 import threading
 import time
@@ -28,6 +27,7 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 from bench.cost import WriteUnitCounter, estimate, format_table
+from bench.cpu import process_cpu
 from bench.fake_aws import Delay, FakeAWS, attach
 from bench.requests_per_change import workload
 from bucketsync.aws.clients import Clients
@@ -229,12 +229,12 @@ class Meter:
         self.requests.reset()
         self.units.reset()
         self.sdk.seconds = 0.0
-        server = process_cpu(self.server_pid)
+        server = cpu_if_running(self.server_pid)
         cpu, started = time.process_time(), time.perf_counter()
         not_ours = work()
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu - not_ours
-        server_after = process_cpu(self.server_pid)
+        server_after = cpu_if_running(self.server_pid)
         server_cpu = None if server is None or server_after is None else server_after - server
         return Result(
             name,
@@ -248,17 +248,14 @@ class Meter:
         )
 
 
-def process_cpu(pid: int | None) -> float | None:
-    """CPU seconds (user + system) a process has used, from /proc (Linux); None elsewhere."""
+def cpu_if_running(pid: int | None) -> float | None:
+    """The server's CPU seconds so far; None when there is no server process to read."""
     if pid is None:
         return None
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+        return process_cpu(pid)
     except OSError:
         return None
-    # Fields 14 and 15 of proc(5), counted after the ")" that ends the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_handler(handle: Callable[[Batch], None], batches: list[Batch]) -> Callable[[], float]:
