@@ -102,6 +102,9 @@ class TimedSink:
                 self._timeline.mark(self._timeline.written, update.state.etag, now)
         return results
 
+    def close(self) -> None:
+        self._sink.close()
+
 
 @dataclass
 class Upload:

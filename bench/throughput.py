@@ -37,7 +37,7 @@ from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
-from bucketsync.sinks.catalog.schema import table_definition
+from bucketsync.sinks.tables import table_definition
 from bucketsync.wiring import build_engine, build_worker
 
 Batch = list[dict[str, Any]]

@@ -38,6 +38,7 @@ from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_sta
 from bucketsync.settings import SEED_NAMES, Settings
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+SINKS_DIR = Path(__file__).parent / "sinks"  # the conformance suite runs on the emulator too
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account: the queue URL's path
 _REMOVED = (
     "AWS_PROFILE",
@@ -78,7 +79,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.is_relative_to(INTEGRATION_DIR):
+        if item.path.is_relative_to(INTEGRATION_DIR) or item.path.is_relative_to(SINKS_DIR):
             item.add_marker(pytest.mark.integration)
 
 

@@ -60,6 +60,7 @@ def build_engine(
                     ),
                 ),
                 settings.table,
+                reader=clients.dynamodb,
                 tombstone_ttl_days=settings.tombstone_ttl_days,
                 journal=settings.journal,
                 journal_ttl_days=settings.journal_ttl_days,

@@ -12,7 +12,7 @@ from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack, StackNames
 from bucketsync.settings import Settings
-from bucketsync.sinks.catalog.schema import table_definition
+from bucketsync.sinks.tables import table_definition
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from bucketsync.aws.batch import BatchWriter
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import StackNames
-from bucketsync.sinks.catalog.schema import table_definition
+from bucketsync.sinks.tables import table_definition
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ from bucketsync.local.stack import (
     teardown_stack,
 )
 from bucketsync.settings import Settings
-from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE, table_definition
+from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
+from bucketsync.sinks.tables import table_definition
 
 
 def _refuses_connections(port: int) -> bool:

@@ -27,9 +27,11 @@ from botocore.httpsession import URLLib3Session
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
+from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
 from bucketsync.engine.state import ABSENT, ObjectState, Outcome, Update
 from bucketsync.errors import RetryableError
+from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames
 from bucketsync.sinks.mirror import MirrorSink, PeriodicSync, full_sync, local_path
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
@@ -96,9 +98,11 @@ def put(clients: Clients, bucket: str, key: str, body: bytes, **extra: Any) -> N
 
 
 def created(clients: Clients, bucket: str, key: str, stamp: str | None = None) -> Update:
-    """The update the engine would make for ``key`` now (HeadObject's state)."""
-    stamp = stamp or CLOCK.stamp()
-    return Update(bucket, key, S3ObjectSource(clients.s3).lookup(bucket, key), stamp, ())
+    """The update the engine would make for ``key`` now (HeadObject's state, and when the
+    lookup began)."""
+    seen = CLOCK.stamp()
+    state = S3ObjectSource(clients.s3).lookup(bucket, key)
+    return Update(bucket, key, state, stamp or seen, (), seen)
 
 
 def removed(bucket: str, key: str, stamp: str | None = None) -> Update:
@@ -236,12 +240,19 @@ def test_an_event_delete_over_a_full_sync_row_is_confirmed_first(
     put(clients, bucket, "k", b"still here")
     full_sync(sink, clients.s3, bucket)
     # WHEN a late delete event (sequencer stamp, not comparable) arrives
-    # THEN HeadObject finds the object: the delete is stale and the file stays
-    assert sink.apply([removed(bucket, "k", seq(1))]) == [Outcome.STALE]
+    # THEN the sink asks for it to be confirmed, touching nothing
+    assert sink.apply([removed(bucket, "k", seq(1))]) == [Outcome.CONFIRM]
     assert (root / "k").exists()
-    # AND once the object is really gone, the same delete applies
+    # AND through the engine, HeadObject finds the object: what it observes is what the
+    # mirror holds (skipped, nothing downloaded), and the file stays
+    engine = Engine(S3ObjectSource(clients.s3), [sink])
+    delete = Change(bucket, "k", ChangeKind.REMOVED, "ObjectRemoved:Delete", sequencer="01")
+    assert engine.process_changes([delete]).outcomes == {"mirror": {"skipped": 1}}
+    assert (root / "k").read_bytes() == b"still here"
+    # AND the object's real delete, a later event, applies
     clients.s3.delete_object(Bucket=bucket, Key="k")
-    assert sink.apply([removed(bucket, "k", seq(1))]) == [Outcome.APPLIED]
+    real = Change(bucket, "k", ChangeKind.REMOVED, "ObjectRemoved:Delete", sequencer="02")
+    assert engine.process_changes([real]).outcomes == {"mirror": {"applied": 1}}
     assert not (root / "k").exists()
 
 

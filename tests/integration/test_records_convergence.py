@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from tests.integration.helpers import file_items
 
 from bucketsync.aws.clients import Clients
-from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.loader import FileLoader, Target
 from bucketsync.sinks.records.reader import RecordsReader
+from bucketsync.sinks.tables import table_definition
 
 KEY = "data/file.jsonl"
 

@@ -8,8 +8,8 @@ import pytest
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import StackNames
-from bucketsync.sinks.catalog.schema import table_definition
 from bucketsync.sinks.records.manifest import ClaimKind, LostLeaseError, ManifestStore
+from bucketsync.sinks.tables import table_definition
 
 B, K = "bucket", "data/orders.jsonl"
 LEASE = 60.0

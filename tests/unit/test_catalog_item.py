@@ -11,6 +11,7 @@ from bucketsync.errors import SinkWriteError
 from bucketsync.events import Change, ChangeKind
 from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.item import MAX_ITEM_BYTES, current_item, item_size, journal_item
+from bucketsync.sinks.sortkey import MAX_SORT_KEY_BYTES
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -85,6 +86,7 @@ def test_an_item_that_cannot_fit_is_a_sink_write_error() -> None:
 
 def test_journal_item_is_keyed_per_change_and_expires() -> None:
     u = update(ObjectState(present=True, size=1, etag="e"))
+    assert u.change is not None
     entry = journal_item(u, u.change, now=NOW, ttl_seconds=3600)
     assert entry["sk"].startswith("JOURNAL#k#0A#")
     assert entry["record_type"] == "CREATE"
@@ -95,7 +97,7 @@ def test_journal_item_is_keyed_per_change_and_expires() -> None:
 def test_keys_up_to_s3s_1024_bytes_fit_dynamodbs_sort_key(length: int) -> None:
     key = "k" * (length - 2) + "é"  # a 2-byte character at the cut
     for sk in (schema.sort_key(key), schema.journal_sort_key(key, "S" + "0" * 64 + "#etag")):
-        assert len(sk.encode()) <= schema.MAX_SORT_KEY_BYTES
+        assert len(sk.encode()) <= MAX_SORT_KEY_BYTES
     assert schema.sort_key(key) != schema.sort_key(key[:-1] + "e")  # still unique
     assert schema.sort_key(key).startswith(schema.key_prefix("k" * 900))  # still prefix-listable
     item = current_item(

@@ -51,7 +51,8 @@ def test_late_create_cannot_resurrect_a_deleted_object() -> None:
     # THEN the tombstone wins and the object stays gone
     assert report.outcomes == {"memory": {"stale": 1}}
     assert view(sink) == {}
-    stamp, state = sink.items[(BUCKET, "k")]
+    stored = sink.items[(BUCKET, "k")]
+    stamp, state = stored.stamp, stored.state
     assert not state.present
     assert stamp == sequencer_stamp(delete.sequencer or "")
 
@@ -78,7 +79,7 @@ def test_head_newer_than_event_is_written_under_the_events_stamp() -> None:
     # WHEN the old event is processed (HeadObject already sees the newer object)
     engine.process_changes([old])
     # THEN the newer state is stored, but under the old stamp, so the new event still applies
-    assert sink.items[(BUCKET, "k")][0] == sequencer_stamp(old.sequencer or "")
+    assert sink.items[(BUCKET, "k")].stamp == sequencer_stamp(old.sequencer or "")
     assert engine.process_changes([new]).outcomes == {"memory": {"applied": 1}}
     assert view(sink) == bucket.view()
 
@@ -121,7 +122,7 @@ def test_without_sequencers_every_key_is_looked_up_and_stamped_by_observation() 
     delete = bucket.delete("k")
     report = engine.process_changes([delete])
     assert report.lookups == 1
-    assert sink.items[(BUCKET, "k")][0] == "O00000000000000000005"
+    assert sink.items[(BUCKET, "k")].stamp == "O00000000000000000005"
     assert view(sink) == {}
 
 
@@ -154,6 +155,9 @@ class ExplodingSink:
 
     def apply(self, updates: object) -> list[Outcome | BaseException]:
         raise RuntimeError("boom")
+
+    def close(self) -> None:
+        pass
 
 
 def test_a_sink_that_raises_fails_its_keys_not_the_process() -> None:

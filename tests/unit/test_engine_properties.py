@@ -136,7 +136,7 @@ def test_an_older_change_never_overwrites_a_newer_one(
     highest: dict[str, str] = {}
     for change in order:
         engine.process_changes([change])
-        stored = sink.items[(BUCKET, change.key)][0]
+        stored = sink.items[(BUCKET, change.key)].stamp
         # THEN after every step, each key holds the highest sequencer delivered so far
         mine = "S" + (change.sequencer or "").ljust(64, "0")
         highest[change.key] = max(highest.get(change.key, ""), mine)

@@ -183,9 +183,11 @@ def row(stamp: str, *, present: bool = True, updated_at: float = 100.0) -> Entry
     return Entry("k", "k", present, 1, "e", stamp, updated_at, "file" if present else "deleted")
 
 
-def update(stamp: str, *, present: bool = True) -> Update:
+def update(
+    stamp: str, *, present: bool = True, seen: str | None = None, origin: str = "event"
+) -> Update:
     state = ObjectState(present=True, size=1, etag="e") if present else ABSENT
-    return Update("b", "k", state, stamp, ())
+    return Update("b", "k", state, stamp, (), seen, origin)
 
 
 @pytest.mark.parametrize(
@@ -203,10 +205,16 @@ def update(stamp: str, *, present: bool = True) -> Update:
         (row(seq(9), updated_at=100.0), update(obs(100 * 10**9), present=False), Verdict.STALE),
         (row(seq(9), updated_at=100.0), update(obs(101 * 10**9), present=False), Verdict.APPLY),
         (row(seq(9), updated_at=100.0), update(obs(101 * 10**9)), Verdict.APPLY),
-        # an event over a full sync's row: creates are pinned by IfMatch, deletes confirmed
-        (row(obs(10**20 - 1)), update(seq(1)), Verdict.APPLY),
-        (row(obs(1)), update(seq(1), present=False), Verdict.CONFIRM_ABSENT),
-        (row(obs(1), present=False), update(seq(1), present=False), Verdict.APPLY),
+        # an event without a lookup over a full sync's row: the engine confirms it first
+        (row(obs(10**20 - 1)), update(seq(1)), Verdict.CONFIRM),
+        (row(obs(1)), update(seq(1), present=False), Verdict.CONFIRM),
+        (row(obs(1), present=False), update(seq(1), present=False), Verdict.CONFIRM),
+        # ... and with its lookup's start, the later observation wins
+        (row(obs(5)), update(seq(1), seen=obs(6)), Verdict.APPLY),
+        (row(obs(5)), update(seq(1), seen=obs(4)), Verdict.STALE),
+        # a repair applies only over a row written before its listing began (updated_at 100 s)
+        (row(obs(10**20 - 1)), update(obs(101 * 10**9), origin="listing"), Verdict.APPLY),
+        (row(obs(1)), update(obs(99 * 10**9), origin="listing"), Verdict.STALE),
     ],
 )
 def test_which_updates_may_change_a_key(

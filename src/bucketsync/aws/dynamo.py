@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import error_code, translate
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 TRANSACTION_LIMIT = 100
 _serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,8 @@ class ConditionalPut:
     names: Mapping[str, str] | None = None
     values: Mapping[str, Any] | None = None
     keep_null: bool = False  # store an explicit None as NULL (data rows) rather than drop it
+    # On a failed condition, return the item that failed it (free: no read units).
+    return_old: bool = False
 
     def request(self) -> dict[str, Any]:
         item = serialize(self.item, keep_null=self.keep_null)
@@ -59,11 +62,22 @@ class ConditionalPut:
             request["ExpressionAttributeNames"] = dict(self.names)
         if self.values:
             request["ExpressionAttributeValues"] = serialize(self.values)
+        if self.return_old:
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return request
 
 
-# True: written. False: the condition failed (the table holds a newer or equal state).
-PutResult = bool | Exception
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The condition failed; ``item`` is the item that failed it (plain values), when the put
+    asked for it (``return_old``) and there was one."""
+
+    item: dict[str, Any] | None = None
+
+
+# True: written. False: the condition failed (the table holds a newer or equal state);
+# Refused instead of False when the put asked for the item that failed it.
+PutResult = bool | Refused | Exception
 
 
 def serialize(item: Mapping[str, Any], *, keep_null: bool = False) -> dict[str, Any]:
@@ -85,6 +99,15 @@ def paged_items(
             yield from page.get("Items", [])
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"{operation.title()} {request.get('TableName', '')}") from exc
+
+
+def describe_indexes(client: DynamoDBClient, table: str) -> set[str]:
+    """The names of the table's global secondary indexes."""
+    try:
+        description = client.describe_table(TableName=table)["Table"]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"DescribeTable {table}") from exc
+    return {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
 
 
 class ConditionalWriter:
@@ -132,7 +155,7 @@ class ConditionalWriter:
                 if error_code(exc) == "TransactionCanceledException" and len(reasons) == len(
                     pending
                 ):
-                    pending, contended = _settle(reasons, pending, results)
+                    pending, contended = _settle(puts, reasons, pending, results)
                 elif is_retryable(translated):
                     contended = True
                 elif error_code(exc) == "ValidationException":
@@ -159,15 +182,25 @@ class ConditionalWriter:
             self._client.put_item(**put.request())
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                return _refused(put, old)
             return translate(exc, "PutItem")
         except BotoCoreError as exc:
             return translate(exc, "PutItem")
         return True
 
 
+def _refused(put: ConditionalPut, item: Mapping[str, Any] | None) -> PutResult:
+    if not put.return_old:
+        return False
+    return Refused({k: _deserializer.deserialize(v) for k, v in item.items()} if item else None)
+
+
 def _settle(
-    reasons: Sequence[Mapping[str, Any]], pending: list[int], results: list[PutResult | None]
+    puts: Sequence[ConditionalPut],
+    reasons: Sequence[Mapping[str, Any]],
+    pending: list[int],
+    results: list[PutResult | None],
 ) -> tuple[list[int], bool]:
     """Apply a cancelled transaction's per-item reasons; return what to send again."""
     again: list[int] = []
@@ -175,7 +208,7 @@ def _settle(
     for i, reason in zip(pending, reasons, strict=True):
         code = reason.get("Code") or "None"
         if code == "ConditionalCheckFailed":
-            results[i] = False
+            results[i] = _refused(puts[i], reason.get("Item"))
         else:
             # "None": collateral of another item's failure. Anything else (throttling,
             # conflict, validation) is retried, then given its own PutItem and its own answer.

@@ -12,6 +12,10 @@ doing as few S3 lookups as correctness allows:
   looked up: an older version may have become current.
 * Events without sequencers (the emulator): every touched key is looked up once per batch and
   written under an observation stamp taken before the lookup.
+
+Every lookup's start is recorded as the update's ``seen``. When a sink answers ``CONFIRM`` (an
+event without a lookup met a state that was observed: ``engine.ordering``), the key is looked
+up once and the observed state is applied again to that sink, under the same stamp.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bucketsync.engine.ports import ObjectSource, Sink
@@ -64,6 +68,7 @@ class _Plan:
     changes: list[Change]
     messages: set[str]
     stamp: str = ""
+    seen: str | None = None
     state: ObjectState | None = None
     error: BaseException | None = None
 
@@ -126,29 +131,20 @@ class Engine:
 
         lookups = [(gk, plan) for gk, plan in plans.items() if self._plan(plan)]
         report.lookups = len(lookups)
+        self._look_up(lookups)
         for _, plan in lookups:
-            # Taken before the lookup starts: see the timeline in engine.stamp.
-            plan.stamp = plan.stamp or self._clock.stamp()
-        futures = [
-            (plan, self._executor.submit(self.source.lookup, bucket, key))
-            for (bucket, key), plan in lookups
-        ]
-        for plan, future in futures:
-            try:
-                plan.state = future.result()
-            except BucketSyncError as exc:
-                plan.error = exc
-            except Exception as exc:  # a bug in a source must fail its keys, not the batch
-                log.exception("lookup failed")
-                plan.error = exc
+            plan.stamp = plan.stamp or plan.seen or ""
 
         ready = [(gk, plan) for gk, plan in plans.items() if plan.error is None]
         updates = [
-            Update(gk[0], gk[1], plan.state or ABSENT, plan.stamp, tuple(plan.changes))
+            Update(gk[0], gk[1], plan.state or ABSENT, plan.stamp, tuple(plan.changes), plan.seen)
             for gk, plan in ready
         ]
+        confirmed: dict[GroupKey, _Plan] = {}  # one lookup per key, whichever sinks ask
         for sink in self.sinks:
             results = self._sink_apply(sink, updates)
+            if Outcome.CONFIRM in results:
+                results = self._confirm(sink, updates, results, report, confirmed)
             for (_, plan), result in zip(ready, results, strict=True):
                 if isinstance(result, BaseException):
                     plan.error = plan.error or result
@@ -162,6 +158,59 @@ class Engine:
             log.warning("s3://%s/%s failed: %s", bucket, key, plan.error)
             for message_id in plan.messages:
                 report.failures.setdefault(message_id, plan.error)
+
+    def _look_up(self, lookups: Sequence[tuple[GroupKey, _Plan]]) -> None:
+        """Each plan's current state, looked up in parallel; ``seen`` is taken just before."""
+        futures = []
+        for (bucket, key), plan in lookups:
+            # Taken before the lookup starts: see the timeline in engine.stamp.
+            plan.seen = self._clock.stamp()
+            futures.append((plan, self._executor.submit(self.source.lookup, bucket, key)))
+        for plan, future in futures:
+            try:
+                plan.state = future.result()
+            except BucketSyncError as exc:
+                plan.error = exc
+            except Exception as exc:  # a bug in a source must fail its keys, not the batch
+                log.exception("lookup failed")
+                plan.error = exc
+
+    def _confirm(
+        self,
+        sink: Sink,
+        updates: list[Update],
+        results: list[Outcome | BaseException],
+        report: BatchReport,
+        confirmed: dict[GroupKey, _Plan],
+    ) -> list[Outcome | BaseException]:
+        """Look up the keys ``sink`` asked to confirm and apply what is observed, same stamp."""
+        asked = [i for i, result in enumerate(results) if result is Outcome.CONFIRM]
+        new = {
+            (updates[i].bucket, updates[i].key): _Plan([], set())
+            for i in asked
+            if (updates[i].bucket, updates[i].key) not in confirmed
+        }
+        self._look_up(list(new.items()))
+        report.lookups += len(new)
+        confirmed.update(new)
+        merged = list(results)
+        again: list[tuple[int, Update]] = []
+        for i in asked:
+            update = updates[i]
+            plan = confirmed[(update.bucket, update.key)]
+            if plan.error is not None:
+                merged[i] = plan.error
+            else:
+                again.append((i, replace(update, state=plan.state or ABSENT, seen=plan.seen)))
+        retried = self._sink_apply(sink, [update for _, update in again])
+        for (i, _), result in zip(again, retried, strict=True):
+            # A confirmed update carries an observation: asking again would be a sink's bug.
+            merged[i] = (
+                RuntimeError(f"sink {sink.name} asked to confirm an observed state")
+                if result is Outcome.CONFIRM
+                else result
+            )
+        return merged
 
     def _plan(self, plan: _Plan) -> bool:
         """Choose the stamp and, when no lookup is needed, the state. True: look it up."""
@@ -211,6 +260,4 @@ class Engine:
         """Stop the lookup pool, and whatever the sinks hold (their own pools)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
         for sink in self.sinks:
-            close = getattr(sink, "close", None)  # optional: the Sink protocol doesn't need it
-            if callable(close):
-                close()
+            sink.close()

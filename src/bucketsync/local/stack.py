@@ -30,7 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.routes import Route
-from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE, table_definition
+from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
+from bucketsync.sinks.tables import table_definition
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef

@@ -6,13 +6,23 @@ Pure functions over plain Python values, so they are unit-tested without AWS.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bucketsync.engine.ordering import WROTE, observed
 from bucketsync.engine.state import Update
 from bucketsync.errors import SinkWriteError
 from bucketsync.events.model import Change
 from bucketsync.sinks.catalog import schema
+
+RECONCILE_EVENT = "bucketsync:Reconcile"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def wrote_stamp(now: datetime) -> str:
+    """``now`` as an observation stamp, exact to its microsecond (``engine.ordering``'s wrote)."""
+    return observed((now - _EPOCH) // timedelta(microseconds=1) * 1_000)
+
 
 # DynamoDB's item limit is 400 KB, counting attribute names and values.
 MAX_ITEM_BYTES = 400 * 1024
@@ -24,7 +34,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def _event_fields(change: Change) -> dict[str, Any]:
+def _event_fields(change: Change | None) -> dict[str, Any]:
+    if change is None:  # a repair: no event stands behind it
+        return {"event_type": RECONCILE_EVENT}
     return {
         "event_type": change.event_name,
         "event_time": _iso(change.event_time),
@@ -36,20 +48,28 @@ def _event_fields(change: Change) -> dict[str, Any]:
 
 
 def current_item(update: Update, *, now: datetime, tombstone_ttl_seconds: float) -> dict[str, Any]:
-    """The item for ``sk = KEY#<key>``: the object's state, or a tombstone with a TTL."""
+    """The item for ``sk = KEY#<key>``: the object's state, or a tombstone with a TTL.
+
+    ``source`` says where the state came from: ``event`` (an event and its HeadObject), or a
+    reconcile's ``listing``, ``inventory`` (size, etag, last-modified and storage class only:
+    no content type or metadata) or ``head``.
+    """
     state = update.state
+    change = update.change
     item: dict[str, Any] = {
         schema.PK: schema.partition_key(update.bucket),
         schema.SK: schema.sort_key(update.key),
         "bucket": update.bucket,
         "object_key": update.key,
         "rev": update.stamp,
+        WROTE: wrote_stamp(now),
         "synced_at": now.isoformat(),
+        "source": update.origin,
         "deleted": not state.present,
-        **_event_fields(update.change),
+        **_event_fields(change),
     }
     if not state.present:
-        item["version_id"] = update.change.version_id
+        item["version_id"] = change.version_id if change else None
         item[schema.TTL_ATTRIBUTE] = int(now.timestamp() + tombstone_ttl_seconds)
         return item
     item.update(

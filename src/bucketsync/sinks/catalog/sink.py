@@ -1,22 +1,33 @@
-"""The catalog sink: one DynamoDB item per object, written only by newer stamps.
+"""The catalog sink: one DynamoDB item per object, written only where the ordering rule allows.
 
-Every write is a PutItem guarded by ``attribute_not_exists(rev) OR rev < :rev``: no read
-before the write, so two workers racing on one key cannot both win with an older state.
+Every write is a PutItem guarded by ``engine.ordering.condition``: no read before the write,
+so two workers racing on one key cannot both win with an older state. A sequencer update
+without an observation asks for the refusing item (``ALL_OLD``, no read units) to tell a stale
+update from one to confirm (``Outcome.CONFIRM``). ``listing`` reads the items back in key order
+for reconcile: one Query of the bucket's partition, a page at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from bucketsync.aws.dynamo import ConditionalPut, ConditionalWriter
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.aws.dynamo import ConditionalPut, ConditionalWriter, Refused, paged_items
+from bucketsync.engine.ordering import REV, WROTE, Verdict, condition, decide
+from bucketsync.engine.state import Held, Outcome, Update
 from bucketsync.errors import BucketSyncError
+from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.item import current_item, journal_item
+from bucketsync.sinks.catalog.reader import deserialize
+from bucketsync.sinks.sortkey import in_key_order, lower_bound
 
-NEWER_ONLY = "attribute_not_exists(#rev) OR #rev < :rev"
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 ONCE = "attribute_not_exists(pk)"
 DAY = 86_400.0
+_LISTED = ("object_key", REV, WROTE, "deleted", "size", "etag")
 
 
 def _utcnow() -> datetime:
@@ -35,13 +46,16 @@ class CatalogSink:
         journal: bool = False,
         journal_ttl_days: float = 90.0,
         clock: Callable[[], datetime] = _utcnow,
+        reader: DynamoDBClient | None = None,
     ) -> None:
+        """``reader`` is the client ``listing`` queries with (reconcile needs one)."""
         self._writer = writer
         self.table = table
         self._tombstone_ttl = tombstone_ttl_days * DAY
         self._journal = journal
         self._journal_ttl = journal_ttl_days * DAY
         self._clock = clock
+        self._reader = reader
 
     def close(self) -> None:
         self._writer.close()
@@ -62,9 +76,15 @@ class CatalogSink:
             except BucketSyncError as exc:
                 results[index] = exc
                 continue
+            rule = condition(update)
             puts.append(
                 ConditionalPut(
-                    self.table, item, NEWER_ONLY, {"#rev": "rev"}, {":rev": update.stamp}
+                    self.table,
+                    item,
+                    rule.expression,
+                    rule.names,
+                    rule.values,
+                    return_old=update.seen is None and not update.repair,
                 )
             )
             owners.append(index)
@@ -79,6 +99,60 @@ class CatalogSink:
             index = owner if owner >= 0 else -1 - owner
             if isinstance(result, Exception):
                 results[index] = result
-            elif owner >= 0 and result is False:
-                results[index] = Outcome.STALE
+            elif owner >= 0 and result is not True:
+                results[index] = _refused(updates[index], result)
         return results
+
+    def in_scope(self, bucket: str, key: str) -> bool:
+        return True
+
+    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+        if self._reader is None:
+            raise BucketSyncError("this catalog sink was built without a client to list with")
+        values = {":pk": {"S": schema.partition_key(bucket)}}
+        if start_after and start_after >= prefix:
+            # From the item before start_after on (a bounded sort key may sort before its
+            # key's own place), dropping what is not after it or not under the prefix.
+            key_condition = "pk = :pk AND sk >= :from"
+            values[":from"] = {"S": schema.key_prefix(lower_bound(start_after))}
+        else:
+            key_condition = "pk = :pk AND begins_with(sk, :sk)"
+            values[":sk"] = {"S": schema.key_prefix(prefix)}
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": values,
+            "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(_LISTED))),
+            "ExpressionAttributeNames": {f"#a{n}": name for n, name in enumerate(_LISTED)},
+            "ConsistentRead": True,
+        }
+        items = (deserialize(raw) for raw in paged_items(self._reader, "query", request))
+        for item in in_key_order(items, key=lambda item: str(item["object_key"])):
+            key = str(item["object_key"])
+            if key <= start_after:
+                continue
+            if not key.startswith(prefix):
+                if key > prefix:
+                    return  # past the prefix: the rest of the partition is not ours
+                continue
+            yield _held(item)
+
+
+def _held(item: dict[str, Any]) -> Held:
+    return Held(
+        key=str(item["object_key"]),
+        stamp=str(item.get(REV, "")),
+        present=not item.get("deleted"),
+        size=item.get("size"),
+        etag=item.get("etag"),
+        wrote=str(item.get(WROTE, "")),
+    )
+
+
+def _refused(update: Update, result: object) -> Outcome:
+    """A refused write: stale, or (an event without an observation) to confirm."""
+    if isinstance(result, Refused) and result.item is not None:
+        held = _held({"object_key": update.key, **result.item})
+        if decide(held, update) is Verdict.CONFIRM:
+            return Outcome.CONFIRM
+    return Outcome.STALE

@@ -195,7 +195,7 @@ class _Run:
 
     def listed(self, obj: Any, held: Entry | None, stamp: str) -> None:
         key = obj["Key"]
-        if not self.sink.in_scope(key):
+        if not self.sink.in_scope(self.bucket, key):
             return  # a folder placeholder: no file stands for it
         self.report.listed += 1
         self.total += 1

@@ -23,14 +23,14 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.presigned import ObjectGetter
-from bucketsync.aws.s3 import S3ObjectSource
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.state import Held, Outcome, Update
 from bucketsync.errors import BucketSyncError, RetryableError
 from bucketsync.sinks.mirror.download import (
     ClashError,
@@ -39,7 +39,7 @@ from bucketsync.sinks.mirror.download import (
     fetch,
     file_mode,
 )
-from bucketsync.sinks.mirror.ordering import Verdict, decide
+from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
 from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of, local_path
 from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, MirrorStore
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_STRIPES = 1024
+LISTING_PAGE = 1000
 MB = 1024 * 1024
 COUNTERS = ("downloaded", "skipped", "deleted", "refused", "failed", "stale", "bytes")
 
@@ -91,7 +92,6 @@ class MirrorSink:
         self.read_timeout = read_timeout
         self.concurrency = concurrency
         self._getter = ObjectGetter(s3)
-        self._source = S3ObjectSource(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._mode = file_mode()
@@ -123,26 +123,46 @@ class MirrorSink:
         with self._counts_lock:
             return dict(self._counts)
 
-    def in_scope(self, key: str) -> bool:
+    def in_scope(self, bucket: str, key: str) -> bool:
         """Whether the key is one this mirror holds: under the prefix, and not a folder."""
         return key.startswith(self.prefix) and not key.endswith("/")
+
+    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+        """The store's rows in key order, a page at a time. A row equals its object only if
+        its file is there with its size: a missing or changed file lists without an etag."""
+        after: str | None = start_after or None
+        while True:
+            page = self.store.entries(prefix, after=after, limit=LISTING_PAGE, present_only=False)
+            for entry in page:
+                yield self._held(entry)
+            if len(page) < LISTING_PAGE:
+                return
+            after = page[-1].key
+
+    def _held(self, entry: Entry) -> Held:
+        held = held_of(entry)
+        if entry.present and not (entry.on_disk and _on_disk(self.root, entry)):
+            # too large, refused, or a file gone or changed on disk: listed as something to
+            # do again, so reconcile submits it and the sink decides (skip, refuse, download)
+            return replace(held, etag=None)
+        return held
 
     # -- one key ------------------------------------------------------------------------------
 
     def _apply_one(self, update: Update) -> Outcome:
-        if not self.in_scope(update.key):
+        if not self.in_scope(update.bucket, update.key):
             return Outcome.SKIPPED
         lock = self._locks[zlib.crc32(update.key.encode(errors="surrogatepass")) % LOCK_STRIPES]
         try:
             with lock:
                 held = self.store.get(update.key)
                 verdict = decide(held, update)
-                if verdict is Verdict.STALE:
-                    outcome = Outcome.STALE
+                if verdict is not Verdict.APPLY:
+                    outcome = Outcome(verdict.value)  # stale, or for the engine to confirm
                 elif update.state.present:
                     outcome = self._create(update, held)
                 else:
-                    outcome = self._delete(update, held, verdict)
+                    outcome = self._delete(update, held)
         except Exception:
             self._count("failed")
             raise
@@ -227,10 +247,8 @@ class MirrorSink:
                 time.sleep(self._backoff * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
-    def _delete(self, update: Update, held: Entry | None, verdict: Verdict) -> Outcome:
+    def _delete(self, update: Update, held: Entry | None) -> Outcome:
         key = update.key
-        if verdict is Verdict.CONFIRM_ABSENT and self._source.lookup(update.bucket, key).present:
-            return Outcome.STALE
         relative = held.path if held is not None else ""
         if held is not None and held.on_disk:
             try:
@@ -314,6 +332,14 @@ class MirrorSink:
         if name:
             with self._counts_lock:
                 self._counts[name] += amount
+
+
+def _on_disk(root: Path, entry: Entry) -> bool:
+    """The row's file is there with the row's size."""
+    try:
+        return (root / entry.path).stat().st_size == entry.size
+    except OSError:
+        return False
 
 
 def _unchanged(held: Entry, update: Update, path: Path) -> bool:

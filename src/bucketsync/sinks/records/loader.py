@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.engine.state import EVENT
 from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
 from bucketsync.sinks.records.formats import (
     FormatOptions,
@@ -84,7 +85,9 @@ class Target:
 
 @dataclass(slots=True)
 class LoadReport:
-    outcome: str  # "applied", "stale", "rejected" (the file cannot be parsed at all)
+    # "applied", "stale", "rejected" (the file cannot be parsed at all), "confirm" (look the
+    # object up: engine.ordering)
+    outcome: str
     gen: int = 0
     rows: int = 0
     bad: int = 0
@@ -174,6 +177,10 @@ class FileLoader:
         self._tuning = tuning or Tuning()
         self._clock = clock
 
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._dynamodb
+
     # -- a new version ------------------------------------------------------------------------
 
     def load(
@@ -185,9 +192,15 @@ class FileLoader:
         *,
         etag: str | None = None,
         version_id: str | None = None,
+        size: int | None = None,
+        seen: str | None = None,
+        origin: str = EVENT,
         progress: Progress | None = None,
     ) -> LoadReport:
-        """Load version ``stamp`` of the file; RetryableError when it must come back later."""
+        """Load version ``stamp`` of the file; RetryableError when it must come back later.
+
+        ``seen`` and ``origin`` are the update's (``engine.ordering``); a "confirm" report
+        asks for the object to be looked up first."""
         manifest = target.manifests(self._dynamodb)
         tuning = self._tuning
         claim = manifest.claim(
@@ -197,9 +210,13 @@ class FileLoader:
             now=self._clock(),
             lease=tuning.lease_seconds,
             identity=version_id or etag,
+            seen=seen,
+            origin=origin,
         )
         if claim.kind is ClaimKind.STALE:
             return LoadReport("stale")
+        if claim.kind is ClaimKind.CONFIRM:
+            return LoadReport("confirm")
         if claim.kind is ClaimKind.BUSY:
             raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
         report = LoadReport("applied", gen=claim.gen, rows=claim.written, bad=claim.bad)
@@ -234,6 +251,7 @@ class FileLoader:
                     "etag": etag or "",
                     "version_id": version_id or "",
                     "loaded_at": int(self._clock()),
+                    **({"size": size} if size is not None else {}),
                 },
             )
         except LostLeaseError:
@@ -441,13 +459,30 @@ class FileLoader:
 
     # -- a deleted file -----------------------------------------------------------------------
 
-    def remove(self, target: Target, bucket: str, key: str, stamp: str) -> LoadReport:
+    def remove(
+        self,
+        target: Target,
+        bucket: str,
+        key: str,
+        stamp: str,
+        *,
+        seen: str | None = None,
+        origin: str = EVENT,
+    ) -> LoadReport:
         manifest = target.manifests(self._dynamodb)
         claim = manifest.claim(
-            bucket, key, stamp, now=self._clock(), lease=self._tuning.lease_seconds
+            bucket,
+            key,
+            stamp,
+            now=self._clock(),
+            lease=self._tuning.lease_seconds,
+            seen=seen,
+            origin=origin,
         )
         if claim.kind is ClaimKind.STALE:
             return LoadReport("stale")
+        if claim.kind is ClaimKind.CONFIRM:
+            return LoadReport("confirm")
         if claim.kind is ClaimKind.BUSY:
             raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
         swept = sweep(

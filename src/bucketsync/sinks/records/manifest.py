@@ -4,7 +4,9 @@ One item per file (``pk = FILE#<bucket>/<key>``, ``sk = MANIFEST``), changed onl
 conditional UpdateItems, so it is the lock that BatchWriteItem's unconditional row writes
 need (see docs/records.md):
 
-* ``rev``: the newest version stamp seen. A version older than ``rev`` is stale.
+* ``rev``: the newest version stamp seen, and ``wrote``, when it was set. Whether a version
+  may replace it is ``engine.ordering``'s rule: an older one is stale, a sequencer without an
+  observation over an observed ``rev`` is confirmed first (``ClaimKind.CONFIRM``).
 * a lease (``load_stamp``, ``lease_until``): the one load allowed to write rows now. A newer
   version that finds an older load holding it raises ``rev`` and waits; the older load sees
   that at its next checkpoint and stops.
@@ -12,6 +14,8 @@ need (see docs/records.md):
   ``gen_counter`` hands out a new generation to each load.
 * the checkpoint of the load in progress: ``next_index``, and where that row's read starts
   (``next_offset``, ``next_line``; 0 where the format has no exact offsets), counts.
+* ``_mb`` and ``_mk``, the keys of the ``bucketsync-manifests`` index (``records.index``),
+  which lists a bucket's manifests in key order for reconcile.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
+from bucketsync.engine.stamp import OBSERVED_FAMILY
+from bucketsync.engine.state import ABSENT, EVENT, Held, Update
 from bucketsync.errors import BucketSyncError
+from bucketsync.sinks.sortkey import bounded
+from bucketsync.sinks.tables import INDEX_PARTITION, INDEX_SORT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,6 +46,16 @@ _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
 ROW_PREFIX = "ROW#"  # rows of a file sort under its partition after this prefix
+_INDEX_NAMES = {"#mb": INDEX_PARTITION, "#mk": INDEX_SORT}
+
+
+def index_partition(sk: str, bucket: str) -> str:
+    """The manifests index's partition: one per manifest store (its sort key) and bucket."""
+    return f"{sk}/{bucket}"
+
+
+def index_sort_key(key: str) -> str:
+    return bounded("", key)
 
 
 def file_partition(bucket: str, key: str) -> str:
@@ -48,6 +67,7 @@ class ClaimKind(enum.Enum):
     RESUME = "resume"  # this version's own load continues from its checkpoint
     STALE = "stale"  # this version (or a newer one) was already handled
     BUSY = "busy"  # another load holds the lease: try again later
+    CONFIRM = "confirm"  # a sequencer over an observed version: look the object up first
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +107,7 @@ class ManifestStore:
     def __init__(self, client: DynamoDBClient, table: str, sk: str = MANIFEST_SK) -> None:
         self._client = client
         self.table = table
-        self._sk = sk
+        self.sk = sk
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -122,25 +142,46 @@ class ManifestStore:
         now: float,
         lease: float,
         identity: str | None = None,
+        seen: str | None = None,
+        origin: str = EVENT,
     ) -> Claim:
         """Start or resume loading version ``stamp``, or say why not.
 
         ``identity`` (the version id, else the etag) lets a retry resume under a new stamp:
         without sequencers every attempt is stamped anew by observation, but the same content
         makes the same rows, so the load in progress continues and takes the newer stamp.
+        ``seen`` and ``origin`` are the update's (``engine.ordering``): a repair whose version
+        is the one already loaded is ``STALE``, with nothing read again.
         """
+        update = Update(
+            bucket,
+            key,
+            ABSENT,
+            stamp,
+            seen=stamp if seen is None and stamp.startswith(OBSERVED_FAMILY) else seen,
+            origin=origin,
+        )
+        index = {":mb": index_partition(self.sk, bucket), ":mk": index_sort_key(key)}
+        wrote = observed_at(now)
         values = {":s": stamp, ":now": _num(now), ":until": _num(now + lease), ":l": "loading"}
         same_version = "(load_stamp = :s AND rev = :s)"
-        resume_values: dict[str, Any] = {":s": stamp, ":until": _num(now + lease), ":l": "loading"}
+        resume_values: dict[str, Any] = {
+            ":s": stamp,
+            ":until": _num(now + lease),
+            ":l": "loading",
+            ":w": wrote,
+            **index,
+        }
         if identity:
             same_version = f"({same_version} OR (load_identity = :id AND rev <= :s))"
             resume_values[":id"] = identity
         resumed = self._update(
             bucket,
             key,
-            "SET lease_until = :until, load_stamp = :s, rev = :s",
+            "SET lease_until = :until, load_stamp = :s, rev = :s, wrote = :w, #mb = :mb, #mk = :mk",
             f"#st = :l AND {same_version}",
             values=resume_values,
+            names=_INDEX_NAMES,
         )
         if resumed is not None:
             return Claim(
@@ -153,16 +194,35 @@ class ManifestStore:
                 bad=_int(resumed.get("bad")) or 0,
                 previous_gen=_int(resumed.get("gen")),
             )
+        rule = condition(update)
+        start_condition = (
+            f"(({rule.expression}) OR (rev = :s AND load_stamp <> :s)) "
+            "AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        )
+        start_values = {
+            **values,
+            **rule.values,
+            **index,
+            ":w": wrote,
+            ":z": 0,
+            ":one": 1,
+            ":none": [],
+            ":id": identity or "",
+        }
+        if update.repair and identity:
+            # The version reconcile listed is the one loaded: nothing to do.
+            start_condition += " AND NOT (#st = :c AND etag = :id)"
+            start_values[":c"] = "complete"
         started = self._update(
             bucket,
             key,
-            "SET rev = :s, load_stamp = :s, lease_until = :until, #st = :l, next_index = :z, "
-            "next_offset = :z, next_line = :z, written = :z, bad = :z, errors = :none, "
-            "load_identity = :id, load_gen = if_not_exists(gen_counter, :z) + :one "
-            "ADD gen_counter :one",
-            "(attribute_not_exists(rev) OR rev < :s OR (rev = :s AND load_stamp <> :s)) "
-            "AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-            values={**values, ":z": 0, ":one": 1, ":none": [], ":id": identity or ""},
+            "SET rev = :s, wrote = :w, load_stamp = :s, lease_until = :until, #st = :l, "
+            "next_index = :z, next_offset = :z, next_line = :z, written = :z, bad = :z, "
+            "errors = :none, load_identity = :id, #mb = :mb, #mk = :mk, "
+            "load_gen = if_not_exists(gen_counter, :z) + :one ADD gen_counter :one",
+            start_condition,
+            values=start_values,
+            names={**rule.names, **_INDEX_NAMES},
         )
         if started is not None:
             return Claim(
@@ -170,14 +230,36 @@ class ManifestStore:
                 gen=_int(started["load_gen"]) or 0,
                 previous_gen=_int(started.get("gen")),
             )
+        return self._refused(update, identity, wrote)
+
+    def _refused(self, update: Update, identity: str | None, wrote: str) -> Claim:
+        """Why a claim failed: this version was handled, must be confirmed, or must wait."""
+        bucket, key, stamp = update.bucket, update.key, update.stamp
         current = self.read(bucket, key)
         raw = current.raw if current else {}
         rev = raw.get("rev")
-        if rev is not None and (rev > stamp or raw.get("load_stamp") == stamp):
+        if raw.get("load_stamp") == stamp:
             return Claim(ClaimKind.STALE)
+        if rev is not None and rev != stamp:
+            held = Held(key, str(rev), True, wrote=str(raw.get("wrote", "")))
+            verdict = decide(held, update)
+            if verdict is Verdict.STALE:
+                return Claim(ClaimKind.STALE)
+            if verdict is Verdict.CONFIRM:
+                return Claim(ClaimKind.CONFIRM)
+        if update.repair and raw.get("status") == "complete" and raw.get("etag") == identity:
+            return Claim(ClaimKind.STALE)  # already loaded: the claim's NOT clause held
         # An older load (or one of our own version that lost its lease) holds the file: tell it
         # a newer version waits, so it stops at its next checkpoint, and come back later.
-        self._update(bucket, key, "SET rev = :s", "rev < :s", values={":s": stamp})
+        rule = condition(update)
+        self._update(
+            bucket,
+            key,
+            "SET rev = :s, wrote = :w",
+            rule.expression,
+            values={":s": stamp, ":w": wrote, **rule.values},
+            names=rule.names,
+        )
         return Claim(ClaimKind.BUSY)
 
     def checkpoint(
@@ -287,7 +369,7 @@ class ManifestStore:
     # -- plumbing -----------------------------------------------------------------------------
 
     def _key(self, bucket: str, key: str) -> dict[str, Any]:
-        return {"pk": {"S": file_partition(bucket, key)}, "sk": {"S": self._sk}}
+        return {"pk": {"S": file_partition(bucket, key)}, "sk": {"S": self.sk}}
 
     def _update(
         self,

@@ -8,14 +8,18 @@ the message comes back and the load resumes from its checkpoint.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.state import Held, Outcome, Update
 from bucketsync.errors import BucketSyncError
 from bucketsync.routes import Route, routes_for
 from bucketsync.sinks.records.formats import FormatOptions
+from bucketsync.sinks.records.index import manifests
 from bucketsync.sinks.records.loader import FileLoader, LoadReport, Target
+from bucketsync.sinks.records.manifest import ManifestStore
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +50,39 @@ class RecordsSink:
         self._routes = list(routes)
         self._manifest_table = manifest_table
 
+    def routes(self, bucket: str, key: str) -> list[Route]:
+        """The rules that load this key (a rule never reads the error reports it writes)."""
+        return [
+            route
+            for route in routes_for(self._routes, bucket, key)
+            if not (route.errors_prefix and key.startswith(route.errors_prefix))
+        ]
+
+    def in_scope(self, bucket: str, key: str) -> bool:
+        return bool(self.routes(bucket, key))
+
+    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+        """One entry per routed file, merged over the manifests of every table its rules name:
+        equal to a version only where every one of them holds that version."""
+        client = self._loader.dynamodb
+        stores = {_where(store): store for store in map(self._store, self._routes)}
+        streams = [
+            _tagged(where, manifests(client, store, bucket, prefix, start_after))
+            for where, store in stores.items()
+        ]
+        for key, group in itertools.groupby(heapq.merge(*streams), key=lambda entry: entry[0]):
+            found = {where: held for _, where, held in group}
+            wanted = {_where(self._store(route)) for route in self.routes(bucket, key)}
+            if wanted:  # a file no rule routes any more is left as it is
+                yield merged(key, [found.get(where) for where in sorted(wanted)])
+
+    def _store(self, route: Route) -> ManifestStore:
+        return target_of(route, self._manifest_table).manifests(self._loader.dynamodb)
+
     def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
         results: list[Outcome | BaseException] = []
         for update in updates:
-            # A rule never reads the error reports it writes.
-            routes = [
-                route
-                for route in routes_for(self._routes, update.bucket, update.key)
-                if not (route.errors_prefix and update.key.startswith(route.errors_prefix))
-            ]
+            routes = self.routes(update.bucket, update.key)
             if not routes:
                 results.append(Outcome.SKIPPED)
                 continue
@@ -69,7 +97,14 @@ class RecordsSink:
     def _one(self, route: Route, update: Update) -> LoadReport:
         target = target_of(route, self._manifest_table)
         if not update.state.present:
-            return self._loader.remove(target, update.bucket, update.key, update.stamp)
+            return self._loader.remove(
+                target,
+                update.bucket,
+                update.key,
+                update.stamp,
+                seen=update.seen,
+                origin=update.origin,
+            )
         report = self._loader.load(
             target,
             update.bucket,
@@ -77,6 +112,9 @@ class RecordsSink:
             update.stamp,
             etag=update.state.etag,
             version_id=update.state.version_id,
+            size=update.state.size,
+            seen=update.seen,
+            origin=update.origin,
         )
         if route.errors_prefix and (report.bad or report.outcome == "rejected"):
             self._loader.publish(update.bucket, route.errors_prefix, update.key, report)
@@ -97,8 +135,30 @@ class RecordsSink:
         """Nothing pooled: each load's writer closes its own threads."""
 
 
+def _where(store: ManifestStore) -> tuple[str, str]:
+    return store.table, store.sk
+
+
+def _tagged(
+    where: tuple[str, str], helds: Iterator[Held]
+) -> Iterator[tuple[str, tuple[str, str], Held]]:
+    for held in helds:
+        yield held.key, where, held
+
+
+def merged(key: str, helds: Sequence[Held | None]) -> Held:
+    """One file's manifests as one entry: a version only if every table holds that one."""
+    known = [held for held in helds if held is not None]
+    first = known[0] if known else Held(key, "", True)
+    if len(known) < len(helds) or len({(h.present, h.etag, h.size) for h in known}) > 1:
+        return Held(key, first.stamp, True, None, None, first.wrote)  # equal to nothing
+    return first
+
+
 def _combined(reports: Sequence[LoadReport]) -> Outcome:
     outcomes = {r.outcome for r in reports}
+    if "confirm" in outcomes:
+        return Outcome.CONFIRM  # the retry finds the tables already done stale
     if "applied" in outcomes:
         return Outcome.APPLIED
     if "rejected" in outcomes:

@@ -1,7 +1,7 @@
-"""Compare a bucket listing with a sink: the drift between them.
+"""A bucket and a sink as two maps, compared whole: the check the demo and the tests make.
 
-This is the comparison half of reconcile (one ``equal()`` policy, three outcomes, as rclone's
-march has SrcOnly / DstOnly / Match); repairing drift builds on it.
+The same ``equal`` policy as the march (``reconcile.march.equal``), for callers that hold
+both sides in memory; ``reconcile`` itself walks listings and never builds these maps.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bucketsync.aws.errors import translate
+from bucketsync.engine.state import Held
+from bucketsync.reconcile.listing import Listed, S3Listing
+from bucketsync.reconcile.march import equal
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,10 +32,6 @@ class Drift:
         return not (self.missing or self.extra or self.different)
 
 
-def equal(bucket: Fingerprint, sink: Fingerprint) -> bool:
-    return bucket == sink
-
-
 def compare(bucket: Mapping[str, Fingerprint], sink: Mapping[str, Fingerprint]) -> Drift:
     missing, extra, different = [], [], []
     for key in sorted(bucket.keys() | sink.keys()):
@@ -43,18 +39,17 @@ def compare(bucket: Mapping[str, Fingerprint], sink: Mapping[str, Fingerprint]) 
             missing.append(key)
         elif key not in bucket:
             extra.append(key)
-        elif not equal(bucket[key], sink[key]):
-            different.append(key)
+        else:
+            size, etag = bucket[key]
+            held_size, held_etag = sink[key]
+            if not equal(Listed(key, size, etag), Held(key, "", True, held_size, held_etag)):
+                different.append(key)
     return Drift(missing, extra, different)
 
 
 def list_bucket(s3: S3Client, bucket: str, prefix: str = "") -> Iterator[tuple[str, Fingerprint]]:
-    try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                yield obj["Key"], (obj.get("Size"), str(obj.get("ETag", "")).strip('"') or None)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, f"ListObjectsV2 s3://{bucket}/{prefix}") from exc
+    for listed in S3Listing(s3, bucket, prefix).range("", None):
+        yield listed.key, (listed.size, listed.etag)
 
 
 def catalog_fingerprints(items: Iterator[dict[str, Any]]) -> dict[str, Fingerprint]:
