@@ -47,8 +47,9 @@ from bucketsync.local.emulator import (
 )
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import list_bucket
+from bucketsync.reconcile.mirror import full_sync
 from bucketsync.runtimes.worker import Worker
-from bucketsync.sinks.mirror import MirrorSink, full_sync
+from bucketsync.sinks.mirror import MirrorSink
 
 KB, MB = 1024, 1024 * 1024
 TARGET_FULL = 1.0  # bucketsync's full sync takes at most rclone's time

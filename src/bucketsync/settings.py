@@ -107,6 +107,34 @@ class Settings(BaseSettings):
     routes_file: str | None = Field(default=None, description="A JSON file of routing rules.")
     catalog: bool = Field(default=True, description="Keep the catalog of every object.")
 
+    # --- reconcile (bucketsync reconcile; flags override)
+    reconcile_workers: int = Field(
+        default=32, ge=1, le=256, description="Reconcile: repairs in flight at once."
+    )
+    reconcile_shards: int = Field(
+        default=4, ge=1, le=1024, description="Reconcile: key ranges listed at once."
+    )
+    reconcile_page_size: int = Field(
+        default=1000, ge=1, le=1000, description="Reconcile: keys per ListObjectsV2 page."
+    )
+    reconcile_queue_url: str | None = Field(
+        default=None,
+        description="Reconcile in Lambda: the SQS queue a plan hands its shards out through.",
+    )
+    reconcile_margin_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Reconcile in Lambda: stop and checkpoint this long before the deadline.",
+    )
+    reconcile_write_mode: Literal["single", "transact"] = Field(
+        default="single",
+        description=(
+            "Reconcile's catalog writes. single: one conditional PutItem per object (1 write "
+            "unit each: what DynamoDB bills). transact: 100 per TransactWriteItems (2 write "
+            "units each, far fewer requests and less CPU)."
+        ),
+    )
+
     # --- worker
     worker_threads: int = Field(default=4, ge=1, le=64, description="Batches in flight.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long poll.")

@@ -1,7 +1,9 @@
-"""Build the engine a runtime needs from one ``Settings`` object."""
+"""Build what a runtime needs from one ``Settings`` object: the engine, the worker, the sinks
+reconcile marches over."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.ports import Sink
 from bucketsync.errors import ConfigurationError
+from bucketsync.reconcile.run import ReconciledSink
 from bucketsync.routes import load_routes
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
@@ -114,3 +117,65 @@ def build_worker(
         wait_time_seconds=settings.wait_time_seconds,
         visibility_timeout=settings.visibility_timeout,
     )
+
+
+SINK_NAMES = ("catalog", "records", "mirror")
+
+
+def reconcile_sinks(
+    settings: Settings,
+    clients: Clients,
+    which: Sequence[str] = ("all",),
+    *,
+    write_mode: str | None = None,
+    workers: int | None = None,
+) -> list[ReconciledSink]:
+    """The sinks ``which`` names ("all": every one the settings configure), built to be
+    listed and repaired. Naming a sink the settings do not configure is an error."""
+    wanted = set(SINK_NAMES) if "all" in which else set(which)
+    explicit = "all" not in which
+    unknown = wanted - set(SINK_NAMES)
+    if unknown:
+        raise ConfigurationError(f"no sink named {', '.join(sorted(unknown))}: {SINK_NAMES}")
+    sinks: list[ReconciledSink] = []
+    if "catalog" in wanted and (settings.catalog or explicit):
+        mode = write_mode or settings.reconcile_write_mode
+        threads = workers or settings.reconcile_workers
+        writer = ConditionalWriter(
+            clients.dynamodb,
+            transact=mode == "transact",
+            executor=ThreadPoolExecutor(threads, thread_name_prefix="bucketsync-db"),
+        )
+        sinks.append(
+            CatalogSink(
+                writer,
+                settings.table,
+                reader=clients.dynamodb,
+                tombstone_ttl_days=settings.tombstone_ttl_days,
+            )
+        )
+    routes = load_routes(settings.routes, settings.routes_file)
+    if "records" in wanted:
+        if routes:
+            loader = FileLoader(
+                clients.s3,
+                clients.dynamodb,
+                tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+            )
+            sinks.append(RecordsSink(loader, routes, manifest_table=settings.table))
+        elif explicit:
+            raise ConfigurationError(
+                "--sink records, but no routing rules are set (BUCKETSYNC_ROUTES or "
+                "BUCKETSYNC_ROUTES_FILE)"
+            )
+    if "mirror" in wanted:
+        mirror = build_mirror(settings, clients)
+        if mirror is not None:
+            sinks.append(mirror)
+        elif explicit:
+            raise ConfigurationError(
+                "--sink mirror, but no mirror directory is set (BUCKETSYNC_MIRROR_DIR)"
+            )
+    if not sinks:
+        raise ConfigurationError("no sink to reconcile: the settings configure none")
+    return sinks

@@ -33,7 +33,9 @@ from bucketsync.engine.state import ABSENT, ObjectState, Outcome, Update
 from bucketsync.errors import RetryableError
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames
-from bucketsync.sinks.mirror import MirrorSink, PeriodicSync, full_sync, local_path
+from bucketsync.reconcile.mirror import full_sync
+from bucketsync.reconcile.periodic import PeriodicSync
+from bucketsync.sinks.mirror import MirrorSink, local_path
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.paths import STATE_DIR
 

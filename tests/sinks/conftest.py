@@ -77,16 +77,20 @@ class Harness:
     ) -> Update:
         return Update(self.bucket, key, ABSENT, stamp, (), seen, origin)
 
-    def listing(self, prefix: str = "", start_after: str = "") -> list[tuple[str, bool, str, Any]]:
-        return [_row(h) for h in self.sink.listing(self.bucket, prefix, start_after)]
+    def listing(
+        self, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> list[tuple[str, bool, str, Any]]:
+        return [_row(h) for h in self.sink.listing(self.bucket, prefix, start_after, upto)]
 
 
 def _row(held: Held) -> tuple[str, bool, str, Any]:
     return held.key, held.present, held.stamp, held.etag if held.present else None
 
 
-def spec_listing(spec: MemorySink, bucket: str, prefix: str = "", start_after: str = "") -> Any:
-    return [_row(h) for h in spec.listing(bucket, prefix, start_after)]
+def spec_listing(
+    spec: MemorySink, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+) -> Any:
+    return [_row(h) for h in spec.listing(bucket, prefix, start_after, upto)]
 
 
 def same(results: list[Outcome | BaseException]) -> list[str]:

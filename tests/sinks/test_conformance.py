@@ -111,18 +111,23 @@ def test_listing_round_trips_what_was_applied_in_byte_order(harness: Harness) ->
     listed = harness.listing()
     assert [key for key, *_ in listed] == sorted(TRICKY, key=lambda k: k.encode())
     assert listed == spec_listing(spec, harness.bucket)
-    for prefix, start_after in [
-        ("d/", ""),
-        ("caf\u00e9", ""),
-        ("", "caf\u00e9-1.jsonl"),
-        ("d/", "d/\u0100.jsonl"),
-        ("d", "d/\uff5e.jsonl"),
-        ("", "zzz"),
-        ("d/", "a"),
+    for prefix, start_after, upto in [
+        ("d/", "", None),
+        ("caf\u00e9", "", None),
+        ("", "caf\u00e9-1.jsonl", None),
+        ("d/", "d/\u0100.jsonl", None),
+        ("d", "d/\uff5e.jsonl", None),
+        ("", "zzz", None),
+        ("d/", "a", None),
+        ("", "", "caf\u00e9-1.jsonl"),  # a shard's range: (start_after, upto]
+        ("", "caf\u00e9-1.jsonl", "d/\u65e5\u672c.jsonl"),
+        ("d/", "d/\u00ff.jsonl", "d/\uff5e.jsonl"),
+        ("", "d0.jsonl", "zzz"),
+        ("", "a", "a"),
     ]:
-        assert harness.listing(prefix, start_after) == spec_listing(
-            spec, harness.bucket, prefix, start_after
-        ), (prefix, start_after)
+        assert harness.listing(prefix, start_after, upto) == spec_listing(
+            spec, harness.bucket, prefix, start_after, upto
+        ), (prefix, start_after, upto)
 
 
 # -- where the stamp families meet (engine.ordering) -------------------------------------------

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
 
+from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ABSENT, ObjectState
 from bucketsync.events import Change, ChangeKind
+from bucketsync.reconcile.listing import Listed, ListingError
 
 BUCKET = "bucket"
 
@@ -87,3 +90,57 @@ def to_body(*changes: Change) -> str:
             }
         )
     return json.dumps({"Records": records})
+
+
+class FakeListing:
+    """A reconcile ``Source`` over a ``FakeBucket``: pages of ``page_size`` keys, each read
+    when it is reached and stamped just before, as ListObjectsV2's are. ``between_pages`` runs
+    after each page (changes landing while the run goes on); ``fail_at`` raises on that page."""
+
+    origin = "listing"
+    prefix = ""
+
+    def __init__(
+        self,
+        bucket: FakeBucket,
+        clock: ObservationClock,
+        *,
+        page_size: int = 2,
+        between_pages: Callable[[int], None] | None = None,
+        fail_at: int | None = None,
+    ) -> None:
+        self.fake = bucket
+        self.bucket = BUCKET
+        self.clock = clock
+        self.page_size = page_size
+        self.between_pages = between_pages
+        self.fail_at = fail_at
+        self.pages = 0
+
+    def range(self, after: str, upto: str | None) -> _FakeRange:
+        return _FakeRange(self, after, upto)
+
+
+class _FakeRange:
+    def __init__(self, listing: FakeListing, after: str, upto: str | None) -> None:
+        self._listing, self._after, self._upto = listing, after, upto
+        self.end_stamp = ""
+
+    def __iter__(self) -> Iterator[Listed]:
+        listing, after = self._listing, self._after
+        while True:
+            self.end_stamp = stamp = listing.clock.stamp()
+            listing.pages += 1
+            if listing.fail_at is not None and listing.pages >= listing.fail_at:
+                raise ListingError("injected: the listing failed")
+            view = listing.fake.view()
+            keys = sorted(k for k in view if k > after and (self._upto is None or k <= self._upto))
+            page = keys[: listing.page_size]
+            for key in page:
+                size, etag = view[key]
+                yield Listed(key, size, etag, stamp=stamp)
+            if listing.between_pages is not None:
+                listing.between_pages(listing.pages)
+            if len(page) < listing.page_size:
+                return
+            after = page[-1]

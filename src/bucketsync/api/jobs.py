@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Literal
 from bucketsync.api.errors import NoBucketError, RejectedError, ServiceBusyError
 from bucketsync.api.models import SyncDetail, SyncJob, SyncResult, SyncSummary
 from bucketsync.errors import ConfigurationError
-from bucketsync.sinks.mirror import MirrorSink, PeriodicSync, SyncReport, full_sync
-from bucketsync.sinks.mirror.fullsync import MAX_DETAILS as REPORT_CAP
-from bucketsync.sinks.mirror.fullsync import scope_of
+from bucketsync.reconcile.mirror import MAX_DETAILS as REPORT_CAP
+from bucketsync.reconcile.mirror import SyncReport, full_sync, scope_of
+from bucketsync.reconcile.periodic import PeriodicSync
+from bucketsync.sinks.mirror import MirrorSink
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

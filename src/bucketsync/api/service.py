@@ -34,8 +34,9 @@ from bucketsync.aws.errors import translate
 from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError, MalformedEventError, is_retryable
 from bucketsync.events import parse_message
+from bucketsync.reconcile.periodic import PeriodicSync
 from bucketsync.settings import Settings
-from bucketsync.sinks.mirror import MirrorSink, PeriodicSync
+from bucketsync.sinks.mirror import MirrorSink
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.wiring import build_engine, build_mirror
 

@@ -98,3 +98,12 @@ def state_from_head(head: Any) -> ObjectState:
         checksum_algorithm=checksum,
         metadata=dict(head.get("Metadata") or {}),
     )
+
+
+def list_page(s3: S3Client, **request: Any) -> Any:
+    """One ListObjectsV2 page; botocore's errors translated (keys arrive decoded)."""
+    where = f"s3://{request.get('Bucket')}/{request.get('Prefix', '')}"
+    try:
+        return s3.list_objects_v2(**request)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"ListObjectsV2 {where}") from exc

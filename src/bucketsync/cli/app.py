@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bucketsync.cli import catalog, load, local, serve, worker
+from bucketsync.cli import catalog, load, local, reconcile, serve, worker
 from bucketsync.errors import ConfigurationError
 from bucketsync.logs import configure_logging
 from bucketsync.settings import Settings
@@ -24,6 +24,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(local.app, name="local")
 app.command("worker")(worker.run)
 app.command("load")(load.run)
+app.command("reconcile")(reconcile.run)
 app.command("serve")(serve.run)
 
 

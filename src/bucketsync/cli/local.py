@@ -74,6 +74,9 @@ def up(
         # On moto a transaction costs time in proportion to the table (docs/performance.md):
         # the local stack writes item by item unless the user chose otherwise.
         options["write_mode"] = os.environ.get("BUCKETSYNC_WRITE_MODE", "single")
+        # moto sends no sequencers (and EventBridge a fixed fake one): docs/ordering.md has
+        # the emulator ordered by observation, whatever an event claims.
+        options["ordering"] = os.environ.get("BUCKETSYNC_ORDERING", "observed")
         settings = emulator_settings(emulator, **options, table=names.table)
         clients = Clients(settings)
         stack = ensure_stack(clients, names)
@@ -89,6 +92,7 @@ def up(
             "BUCKETSYNC_TABLE": stack.table,
             "BUCKETSYNC_QUEUE_URL": stack.queue_url,
             "BUCKETSYNC_WRITE_MODE": settings.write_mode,
+            "BUCKETSYNC_ORDERING": settings.ordering,
         }
         console.print(
             Panel(

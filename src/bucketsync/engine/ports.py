@@ -38,13 +38,16 @@ class Listable(Protocol):
     """A sink reconcile can compare with the bucket.
 
     ``listing`` yields what the sink holds for ``bucket`` under ``prefix``, after
-    ``start_after``, in S3's key order (UTF-8 bytes, which is Python's ``str`` order),
-    tombstones included (``present=False``). ``in_scope`` says whether the sink holds a key at
-    all (the mirror skips folder placeholders, the records sink keys no rule routes).
+    ``start_after`` and up to ``upto`` (inclusive; None: to the end), in S3's key order (UTF-8
+    bytes, which is Python's ``str`` order), tombstones included (``present=False``).
+    ``in_scope`` says whether the sink holds a key at all (the mirror skips folder
+    placeholders, the records sink keys no rule routes).
     """
 
     name: str
 
-    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]: ...
+    def listing(
+        self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> Iterator[Held]: ...
 
     def in_scope(self, bucket: str, key: str) -> bool: ...

@@ -30,6 +30,7 @@ from bucketsync.api.service import service_parts
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
+from bucketsync.engine.ports import Listable
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.service import serving
 from bucketsync.local.stack import (
@@ -40,6 +41,9 @@ from bucketsync.local.stack import (
     queue_counts,
 )
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.reconcile.listing import S3Listing
+from bucketsync.reconcile.report import Report
+from bucketsync.reconcile.run import Options, ReconciledSink, Reconciler
 from bucketsync.routes import load_routes
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import MirrorSink, local_path
@@ -82,6 +86,7 @@ class Demo:
     reader: CatalogReader
     mirror: MirrorSink
     service: str  # the sync service's base URL
+    sinks: list[ReconciledSink]  # the worker's own sinks, which reconcile repairs
 
     @property
     def bucket(self) -> str:
@@ -144,6 +149,7 @@ def _run(console: Console, mirror_dir: Path) -> int:
             emulator,
             table="bucketsync-demo",
             write_mode="single",
+            ordering="observed",  # the emulator's: docs/ordering.md
             routes=json.dumps(ROUTES),
             mirror_dir=str(mirror_dir),
             periodic_sync=False,
@@ -172,7 +178,8 @@ def _run(console: Console, mirror_dir: Path) -> int:
                 service = f"http://127.0.0.1:{port}"
                 console.print(f"sync service on [bold]{service}[/] (docs at {service}/docs)")
                 reader = CatalogReader(clients.dynamodb, settings.table)
-                demo = Demo(console, clients, stack, reader, mirror, service)
+                sinks = [sink for sink in engine.sinks if isinstance(sink, Listable)]
+                demo = Demo(console, clients, stack, reader, mirror, service, sinks)  # type: ignore[arg-type]
                 ok = _scenario(demo, counter)
         finally:
             stop.set()
@@ -200,6 +207,50 @@ def _rows_table(records: RecordsReader, bucket: str) -> Table:
     for error in manifest.errors:
         table.add_row("", f"[red]line {error['line']}: {error['reason']}[/]", "", "")
     return table
+
+
+DELETED_LATER = "deep/1/2/3/4/5/6/7/8/leaf.csv"
+
+
+def _lose_events(demo: Demo) -> list[str]:
+    """Changes made while the bucket's notification is off (a misconfiguration for an hour):
+    no event is sent for them, so only reconcile can see them."""
+    s3, bucket = demo.clients.s3, demo.bucket
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    lost = ["lost/while the notification was off.txt", "lost/another one.txt"]
+    for key in lost:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"no event was sent for this\n")
+    s3.delete_object(Bucket=bucket, Key=DELETED_LATER)
+    ensure_stack(demo.clients, demo.stack.names)  # the notification back, as it was
+    return lost
+
+
+def _reconcile(demo: Demo, *, dry_run: bool) -> Report:
+    listing = S3Listing(demo.clients.s3, demo.bucket)
+    with demo.console.status("reconciling" if not dry_run else "looking for drift"):
+        return Reconciler(listing, demo.sinks, options=Options(dry_run=dry_run)).run()
+
+
+def _lost_and_repaired(demo: Demo) -> bool:
+    console = demo.console
+    console.rule("7. events lost for a while, repaired by reconcile")
+    lost = ", ".join(map(repr, _lose_events(demo)))
+    console.print(f"  notification off: put {lost}, deleted {DELETED_LATER!r}")
+    found = _reconcile(demo, dry_run=True)
+    console.print(f"  reconcile --dry-run: {_drift_line(found)}")
+    repaired = _reconcile(demo, dry_run=False)
+    console.print(f"  reconcile: {_drift_line(repaired)}, exit code {repaired.exit_code()}")
+    return repaired.exit_code() == 0 and _reconcile(demo, dry_run=True).drift == 0
+
+
+def _drift_line(report: Report) -> str:
+    parts = []
+    for name, drift in report.sinks.items():
+        found = f"{drift.missing} missing, {drift.stale} stale, {drift.phantom} phantom"
+        parts.append(
+            f"{name}: {found}" + (f", {drift.repaired} repaired" if drift.repaired else "")
+        )
+    return "; ".join(parts)
 
 
 def _scenario(demo: Demo, counter: RequestCounter) -> bool:
@@ -252,6 +303,12 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     served = body == SERVED_BODY and status == 206 and head == SERVED_BODY[:5]
     demo.wait("the mirror equals the bucket", demo.mirror_equals_bucket)
 
+    reconciled = _lost_and_repaired(demo)
+    return _verdict(demo, counter, served=served, reconciled=reconciled)
+
+
+def _verdict(demo: Demo, counter: RequestCounter, *, served: bool, reconciled: bool) -> bool:
+    console, bucket = demo.console, demo.bucket
     console.rule("the catalog")
     items = list(demo.reader.list(bucket, include_deleted=True))
     console.print(render(items, f"catalog of s3://{bucket} (table {demo.reader.table})", SHOWN))
@@ -262,6 +319,9 @@ def _scenario(demo: Demo, counter: RequestCounter) -> bool:
     console.print(requests)
     if not served:
         console.print("[bold red]✗ the file served over HTTP differs from the upload[/]")
+        return False
+    if not reconciled:
+        console.print("[bold red]✗ reconcile did not make every sink equal the bucket[/]")
         return False
     if drift.in_sync:
         console.print("[bold green]✓ catalog equals bucket[/] (tombstone shown struck through)")

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bucketsync.aws.errors import translate
+from bucketsync.aws.s3 import list_page
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ObjectState
 from bucketsync.errors import BucketSyncError
@@ -122,9 +120,9 @@ class _S3Range:
         while True:
             stamp = listing.clock.stamp()  # before the request: see engine.ordering
             try:
-                page = listing.s3.list_objects_v2(**request)
-            except (ClientError, BotoCoreError) as exc:
-                raise ListingError(str(translate(exc, f"ListObjectsV2 {where}"))) from exc
+                page = list_page(listing.s3, **request)
+            except BucketSyncError as exc:
+                raise ListingError(str(exc)) from exc
             self.pages += 1
             self.end_stamp = stamp
             for obj in page.get("Contents", []):

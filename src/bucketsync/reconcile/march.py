@@ -3,7 +3,7 @@
 As rclone's ``fs/march``, every comparison ends in one of three callbacks, decided by one
 ``equal`` policy::
 
-    listed, sink holds nothing (or a tombstone)     missing(side, listed)
+    listed, sink holds nothing (or a tombstone)     missing(side, listed, held or None)
     listed, sink holds it, not equal                stale(side, listed, held)
     listed, sink holds it, equal                    equal(side, listed, held)
     sink holds it (present), not listed             phantom(side, held, stamp)
@@ -38,7 +38,7 @@ def equal(listed: Listed, held: Held) -> bool:
 
 
 class Visitor(Protocol):
-    def missing(self, side: Side, listed: Listed) -> None: ...
+    def missing(self, side: Side, listed: Listed, held: Held | None) -> None: ...
 
     def stale(self, side: Side, listed: Listed, held: Held) -> None: ...
 
@@ -115,7 +115,7 @@ def _visit(side: Side, listed: Listed, visitor: Visitor) -> None:
     if not side.in_scope(listed.key):
         return
     if held is None or not held.present:
-        visitor.missing(side, listed)
+        visitor.missing(side, listed, held)
     elif equal(listed, held):
         visitor.equal(side, listed, held)
     else:

@@ -71,12 +71,17 @@ class MemorySink:
     def in_scope(self, bucket: str, key: str) -> bool:
         return True
 
-    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+    def listing(
+        self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> Iterator[Held]:
         with self._lock:
             keys = sorted(
                 key
                 for b, key in self.items
-                if b == bucket and key.startswith(prefix) and key > start_after
+                if b == bucket
+                and key.startswith(prefix)
+                and key > start_after
+                and (upto is None or key <= upto)
             )
         for start in range(0, len(keys), PAGE):
             with self._lock:

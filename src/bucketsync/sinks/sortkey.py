@@ -18,6 +18,8 @@ DIGEST_MARK = "~"
 # keys sharing these bytes are the only ones whose sort keys can be out of order.
 GROUP_BYTES = 900
 
+LAST_CHARACTER = "\U0010ffff"  # sorts after every character a key can hold
+
 T = TypeVar("T")
 
 

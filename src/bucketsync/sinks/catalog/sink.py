@@ -20,7 +20,7 @@ from bucketsync.errors import BucketSyncError
 from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.item import current_item, journal_item
 from bucketsync.sinks.catalog.reader import deserialize
-from bucketsync.sinks.sortkey import in_key_order, lower_bound
+from bucketsync.sinks.sortkey import LAST_CHARACTER, in_key_order, lower_bound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 ONCE = "attribute_not_exists(pk)"
 DAY = 86_400.0
 _LISTED = ("object_key", REV, WROTE, "deleted", "size", "etag")
+_PAST_KEYS = schema.KEY_PREFIX[:-1] + chr(ord(schema.KEY_PREFIX[-1]) + 1)  # "KEY$"
 
 
 def _utcnow() -> datetime:
@@ -106,21 +107,24 @@ class CatalogSink:
     def in_scope(self, bucket: str, key: str) -> bool:
         return True
 
-    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+    def listing(
+        self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> Iterator[Held]:
         if self._reader is None:
             raise BucketSyncError("this catalog sink was built without a client to list with")
-        values = {":pk": {"S": schema.partition_key(bucket)}}
-        if start_after and start_after >= prefix:
-            # From the item before start_after on (a bounded sort key may sort before its
-            # key's own place), dropping what is not after it or not under the prefix.
-            key_condition = "pk = :pk AND sk >= :from"
-            values[":from"] = {"S": schema.key_prefix(lower_bound(start_after))}
-        else:
-            key_condition = "pk = :pk AND begins_with(sk, :sk)"
-            values[":sk"] = {"S": schema.key_prefix(prefix)}
+        # A bounded sort key may sort a little before its key's own place: read from the
+        # bound of start_after, up to past the bound of upto, and filter on the full keys.
+        lower = lower_bound(start_after) if start_after >= prefix else prefix
+        values = {
+            ":pk": {"S": schema.partition_key(bucket)},
+            ":from": {"S": schema.key_prefix(lower)},
+        }
+        # Never past the KEY# items: the journal's sort after them in the same partition.
+        upper = schema.key_prefix(lower_bound(upto) + LAST_CHARACTER) if upto else _PAST_KEYS
+        values[":to"] = {"S": upper}
         request = {
             "TableName": self.table,
-            "KeyConditionExpression": key_condition,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
             "ExpressionAttributeValues": values,
             "ProjectionExpression": ", ".join(f"#a{n}" for n in range(len(_LISTED))),
             "ExpressionAttributeNames": {f"#a{n}": name for n, name in enumerate(_LISTED)},
@@ -129,13 +133,10 @@ class CatalogSink:
         items = (deserialize(raw) for raw in paged_items(self._reader, "query", request))
         for item in in_key_order(items, key=lambda item: str(item["object_key"])):
             key = str(item["object_key"])
-            if key <= start_after:
-                continue
-            if not key.startswith(prefix):
-                if key > prefix:
-                    return  # past the prefix: the rest of the partition is not ours
-                continue
-            yield _held(item)
+            if (upto is not None and key > upto) or (key > prefix and not key.startswith(prefix)):
+                return  # past the range, or past the prefix: the rest is not ours
+            if key > start_after and key.startswith(prefix):
+                yield _held(item)
 
 
 def _held(item: dict[str, Any]) -> Held:

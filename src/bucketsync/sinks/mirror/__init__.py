@@ -4,29 +4,27 @@
 ``store``     the SQLite state store: per key, what is on disk and under which stamp
 ``ordering``  whether an update may change what the mirror holds for a key
 ``download``  one GetObject streamed into one file, atomically and verified
-``sink``      ``MirrorSink``: the engine's sink, and what a full sync submits to
-``fullsync``  ``full_sync``: a listing compare; ``periodic``: it on a schedule
+``sink``      ``MirrorSink``: the engine's sink, listed and repaired by reconcile
+``untracked`` files under the root the mirror did not write
+
+A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``).
 
 docs/mirror.md has the rules: the path table, ordering, integrity, and full sync.
 """
 
 from __future__ import annotations
 
-from bucketsync.sinks.mirror.fullsync import SyncDetail, SyncReport, full_sync
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
-from bucketsync.sinks.mirror.periodic import PeriodicSync
 from bucketsync.sinks.mirror.sink import MirrorSink
 from bucketsync.sinks.mirror.store import Entry, MirrorStore
+from bucketsync.sinks.mirror.untracked import count_untracked
 
 __all__ = [
     "Entry",
     "MirrorSink",
     "MirrorStore",
-    "PeriodicSync",
-    "SyncDetail",
-    "SyncReport",
     "UnsafeKeyError",
-    "full_sync",
+    "count_untracked",
     "key_of",
     "local_path",
 ]

@@ -127,12 +127,16 @@ class MirrorSink:
         """Whether the key is one this mirror holds: under the prefix, and not a folder."""
         return key.startswith(self.prefix) and not key.endswith("/")
 
-    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+    def listing(
+        self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> Iterator[Held]:
         """The store's rows in key order, a page at a time. A row equals its object only if
         its file is there with its size: a missing or changed file lists without an etag."""
         after: str | None = start_after or None
         while True:
-            page = self.store.entries(prefix, after=after, limit=LISTING_PAGE, present_only=False)
+            page = self.store.entries(
+                prefix, after=after, upto=upto, limit=LISTING_PAGE, present_only=False
+            )
             for entry in page:
                 yield self._held(entry)
             if len(page) < LISTING_PAGE:

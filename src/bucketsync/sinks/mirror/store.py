@@ -124,10 +124,12 @@ class MirrorStore:
         prefix: str = "",
         *,
         after: str | None = None,
+        upto: str | None = None,
         limit: int = 1000,
         present_only: bool = True,
     ) -> list[Entry]:
-        """Rows under ``prefix`` in key order (S3's order: UTF-8 bytes), from after ``after``.
+        """Rows under ``prefix`` in key order (S3's order: UTF-8 bytes), from after ``after``
+        up to ``upto`` (inclusive).
 
         Pages: pass the last key of one page as ``after`` of the next.
         """
@@ -137,6 +139,9 @@ class MirrorStore:
         if after is not None:
             clauses.append("key > ?")
             values.append(after)
+        if upto is not None:
+            clauses.append("key <= ?")
+            values.append(upto)
         if present_only:
             clauses.append("present = 1")
         sql = f"SELECT {_COLUMNS} FROM objects WHERE {' AND '.join(clauses)} ORDER BY key LIMIT ?"

@@ -21,7 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from bucketsync.aws.dynamo import describe_indexes, paged_items
 from bucketsync.engine.state import Held
 from bucketsync.sinks.records.manifest import ManifestStore, file_partition, index_partition
-from bucketsync.sinks.sortkey import in_key_order, lower_bound
+from bucketsync.sinks.sortkey import LAST_CHARACTER, in_key_order, lower_bound
 from bucketsync.sinks.tables import INDEX_PARTITION, INDEX_SORT, MANIFEST_INDEX
 
 if TYPE_CHECKING:
@@ -33,24 +33,28 @@ _de = TypeDeserializer()
 
 
 def manifests(
-    client: DynamoDBClient, store: ManifestStore, bucket: str, prefix: str, start_after: str
+    client: DynamoDBClient,
+    store: ManifestStore,
+    bucket: str,
+    prefix: str,
+    *,
+    start_after: str = "",
+    upto: str | None = None,
 ) -> Iterator[Held]:
-    """What ``store`` holds for ``bucket`` under ``prefix``, after ``start_after``, in order."""
+    """What ``store`` holds for ``bucket`` under ``prefix``, in ``(start_after, upto]``, in
+    key order."""
     head = file_partition(bucket, "")
     items = (
-        _indexed(client, store, bucket, prefix, start_after)
+        _indexed(client, store, bucket, prefix, start_after=start_after, upto=upto)
         if MANIFEST_INDEX in describe_indexes(client, store.table)
         else _scanned(client, store, bucket, prefix)
     )
     for item in in_key_order(items, key=lambda item: str(item["pk"])[len(head) :]):
         key = str(item["pk"])[len(head) :]
-        if key <= start_after:
-            continue
-        if not key.startswith(prefix):
-            if key > prefix:
-                return
-            continue
-        yield held(key, item)
+        if (upto is not None and key > upto) or (key > prefix and not key.startswith(prefix)):
+            return
+        if key > start_after and key.startswith(prefix):
+            yield held(key, item)
 
 
 def held(key: str, item: dict[str, Any]) -> Held:
@@ -73,23 +77,33 @@ def held(key: str, item: dict[str, Any]) -> Held:
 
 
 def _indexed(
-    client: DynamoDBClient, store: ManifestStore, bucket: str, prefix: str, start_after: str
+    client: DynamoDBClient,
+    store: ManifestStore,
+    bucket: str,
+    prefix: str,
+    *,
+    start_after: str,
+    upto: str | None,
 ) -> Iterator[dict[str, Any]]:
+    # As the catalog's listing: from the bound of start_after to past the bound of upto.
+    # (A key attribute's value may not be empty: no bound is written as no condition.)
+    lower = lower_bound(start_after) if start_after >= prefix else prefix
     values: dict[str, Any] = {":mb": {"S": index_partition(store.sk, bucket)}}
-    if start_after and start_after >= prefix:
-        condition = "#mb = :mb AND #mk >= :from"
-        values[":from"] = {"S": lower_bound(start_after)}
-    elif prefix:
-        condition = "#mb = :mb AND begins_with(#mk, :prefix)"
-        values[":prefix"] = {"S": prefix}
-    else:
-        condition = "#mb = :mb"
+    bounds = []
+    if lower:
+        bounds.append("#mk >= :from")
+        values[":from"] = {"S": lower}
+    if upto is not None:
+        bounds.append("#mk <= :to")
+        values[":to"] = {"S": lower_bound(upto) + LAST_CHARACTER}
+    if len(bounds) == 2:
+        bounds = ["#mk BETWEEN :from AND :to"]
     request = {
         "TableName": store.table,
         "IndexName": MANIFEST_INDEX,
-        "KeyConditionExpression": condition,
+        "KeyConditionExpression": " AND ".join(["#mb = :mb", *bounds]),
         "ExpressionAttributeNames": {"#mb": INDEX_PARTITION, "#mk": INDEX_SORT}
-        if "#mk" in condition
+        if bounds
         else {"#mb": INDEX_PARTITION},
         "ExpressionAttributeValues": values,
     }

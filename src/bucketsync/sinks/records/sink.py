@@ -61,13 +61,17 @@ class RecordsSink:
     def in_scope(self, bucket: str, key: str) -> bool:
         return bool(self.routes(bucket, key))
 
-    def listing(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[Held]:
+    def listing(
+        self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
+    ) -> Iterator[Held]:
         """One entry per routed file, merged over the manifests of every table its rules name:
         equal to a version only where every one of them holds that version."""
         client = self._loader.dynamodb
         stores = {_where(store): store for store in map(self._store, self._routes)}
         streams = [
-            _tagged(where, manifests(client, store, bucket, prefix, start_after))
+            _tagged(
+                where, manifests(client, store, bucket, prefix, start_after=start_after, upto=upto)
+            )
             for where, store in stores.items()
         ]
         for key, group in itertools.groupby(heapq.merge(*streams), key=lambda entry: entry[0]):

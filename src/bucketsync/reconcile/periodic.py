@@ -8,8 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.sinks.mirror.fullsync import SyncReport, full_sync
-from bucketsync.sinks.mirror.sink import MirrorSink
+from bucketsync.reconcile.mirror import SyncReport, full_sync
+from bucketsync.sinks.mirror import MirrorSink
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
