@@ -8,6 +8,7 @@ from bench import (
     emulator_costs,
     latency,
     mirror_sync,
+    reconcile,
     records_load,
     requests_per_change,
     throughput,
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "latency": latency.main,
     "records_load": records_load.main,
     "mirror_sync": mirror_sync.main,
+    "reconcile": reconcile.main,
 }
 
 

@@ -64,10 +64,13 @@ class Delay:
 
 
 class FakeWrites:
-    """DynamoDB PutItem and BatchWriteItem answered after ``base + per_kb * KB sent``, all
-    written (no UnprocessedItems); anything else goes on to the emulator. Counts what it took."""
+    """DynamoDB PutItem, BatchWriteItem and TransactWriteItems answered after ``base + per_kb *
+    KB sent``, all written (no UnprocessedItems, every condition holds); anything else goes on
+    to the emulator. Counts what it took."""
 
-    WRITES = frozenset({"dynamodb.PutItem", "dynamodb.BatchWriteItem"})
+    WRITES = frozenset(
+        {"dynamodb.PutItem", "dynamodb.BatchWriteItem", "dynamodb.TransactWriteItems"}
+    )
 
     def __init__(self, base: float = 0.010, per_kb: float = 0.0001) -> None:
         self.base, self.per_kb = base, per_kb
@@ -82,6 +85,8 @@ class FakeWrites:
         items = 1
         if operation.endswith("BatchWriteItem"):
             items = sum(len(v) for v in json.loads(body)["RequestItems"].values())
+        elif operation.endswith("TransactWriteItems"):
+            items = len(json.loads(body)["TransactItems"])
         with self._lock:
             self.requests += 1
             self.items += items

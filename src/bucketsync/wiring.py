@@ -142,7 +142,7 @@ def reconcile_sinks(
         mode = write_mode or settings.reconcile_write_mode
         threads = workers or settings.reconcile_workers
         writer = ConditionalWriter(
-            clients.dynamodb,
+            clients.client("dynamodb", validate=False),  # a backfill is CPU-bound on it
             transact=mode == "transact",
             executor=ThreadPoolExecutor(threads, thread_name_prefix="bucketsync-db"),
         )

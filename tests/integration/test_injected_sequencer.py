@@ -13,9 +13,11 @@ import json
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import Drift, catalog_fingerprints, compare, list_bucket
+from bucketsync.reconcile.listing import S3Listing
+from bucketsync.reconcile.run import Reconciler
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
+from bucketsync.wiring import build_worker, reconcile_sinks
 
 KEY = "reports/live.txt"
 
@@ -62,3 +64,29 @@ def test_an_injected_sequencer_never_outlives_the_next_real_upload(
     assert worker.drain().failed == 0
     # THEN the catalog holds the real upload: the injection did not stand over it
     assert drift(clients, settings, stack).in_sync, drift(clients, settings, stack)
+
+
+def test_a_sequencer_tombstone_over_a_live_object_is_repaired_by_one_reconcile(
+    settings: Settings, clients: Clients, stack: Stack
+) -> None:
+    # GIVEN an object whose own event was lost, and an injected delete (with a sequencer) that
+    # tombstoned it in the catalog, which held nothing to confirm against
+    clients.s3.put_object(Bucket=stack.bucket, Key=KEY, Body=b"alive")
+    clients.sqs.purge_queue(QueueUrl=stack.queue_url)
+    worker = build_worker(settings, clients, queue_url=stack.queue_url, threads=1)
+    clients.sqs.send_message(
+        QueueUrl=stack.queue_url, MessageBody=injected_delete(stack.bucket, KEY)
+    )
+    assert worker.drain().failed == 0
+    reader = CatalogReader(clients.dynamodb, settings.table)
+    tombstone = reader.get(stack.bucket, KEY)
+    assert tombstone is not None and tombstone["deleted"] and tombstone["rev"].startswith("S")
+    # WHEN one reconcile runs
+    report = Reconciler(
+        S3Listing(clients.s3, stack.bucket),
+        reconcile_sinks(settings, clients, ["catalog"]),
+    ).run()
+    # THEN the object is back in the catalog: a repair replaces what was written before its
+    # listing, whatever the stamp family
+    assert report.sinks["catalog"].missing == 1 and report.exit_code() == 0
+    assert drift(clients, settings, stack).in_sync

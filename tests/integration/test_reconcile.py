@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from tests.integration.inventory_reports import deliver
 from typer.testing import CliRunner, Result
 
 from bucketsync.aws.clients import Clients
@@ -272,3 +273,42 @@ def test_a_live_event_landing_during_a_reconcile_wins(
     item = CatalogReader(clients.dynamodb, settings.table).get(stack.bucket, "k1")
     assert item is not None and item["etag"] == landed[0] and item["source"] == "event"
     assert in_sync(clients, settings, stack.bucket).in_sync
+
+
+def test_an_inventory_report_stands_in_for_the_listing(
+    settings: Settings, clients: Clients, stack: Stack
+) -> None:
+    # GIVEN a bucket whose events were lost, and an inventory report of it in AWS's layout
+    # (moto stores the inventory configuration but never delivers a report: the test does)
+    objects = {f"inv/{n:02d} +é.txt": f"object {n}".encode() for n in range(6)}
+    for key, body in objects.items():
+        clients.s3.put_object(Bucket=stack.bucket, Key=key, Body=body)
+    clients.sqs.purge_queue(QueueUrl=stack.queue_url)
+    destination = f"{stack.bucket[:50]}-inv"
+    clients.s3.create_bucket(Bucket=destination)
+    delivered = deliver(clients.s3, stack.bucket, destination, objects)
+    # WHEN reconcile reads the report instead of listing the bucket
+    result = cli(
+        settings,
+        "reconcile",
+        f"s3://{stack.bucket}",
+        "--sink",
+        "catalog",
+        "--inventory",
+        delivered.uri,
+        "--json",
+    )
+    # THEN the catalog is filled from it, every item saying so
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["source"], found["listed"], found["sinks"]["catalog"]["repaired"]) == (
+        "inventory",
+        6,
+        6,
+    )
+    assert in_sync(clients, settings, stack.bucket).in_sync
+    items = CatalogReader(clients.dynamodb, settings.table).list(stack.bucket)
+    assert {item["source"] for item in items} == {"inventory"}
+    # AND a report of another bucket is refused, with exit code 2
+    other = cli(settings, "reconcile", "s3://another-bucket", "--inventory", delivered.uri)
+    assert other.exit_code == 2 and "not s3://another-bucket" in other.output

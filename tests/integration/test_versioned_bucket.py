@@ -6,7 +6,7 @@ engine turns that into a tombstone without a lookup (unit tests and the golden
 ``s3_delete_marker_created.json``/``sqs_lambda_s3.json`` payloads cover it). On the emulator
 the catalog therefore keeps such an object until something else makes the engine look at
 the key: any later event for it (HeadObject on a key whose current version is a delete marker
-answers 404, which the engine treats as absent), or reconcile.
+answers 404, which the engine treats as absent), or ``bucketsync reconcile`` (the last test).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from bucketsync.aws.clients import Clients
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_stack
 from bucketsync.reconcile import Drift, catalog_fingerprints, compare, list_bucket
+from bucketsync.reconcile.listing import S3Listing
+from bucketsync.reconcile.run import Reconciler
 from bucketsync.runtimes.worker import Worker, WorkerStats
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
+from bucketsync.wiring import build_engine, reconcile_sinks
 
 KEY = "versioned/report 2024+final é.csv"
 
@@ -186,3 +188,28 @@ def test_head_object_on_a_delete_marker_is_absent(
     assert item["deleted"] is True
     assert item["expires_at"] > 0
     assert drift(clients, versioned_stack).in_sync
+
+
+def test_reconcile_sees_the_delete_marker_no_event_reported(
+    settings: Settings, clients: Clients, versioned_stack: Stack
+) -> None:
+    # GIVEN a catalogued object in a versioned bucket, deleted (a delete marker: no event on
+    # moto), and another with an older version under its current one
+    put_and_sync(settings, clients, versioned_stack, b"v1")
+    other = "versioned/other.txt"
+    clients.s3.put_object(Bucket=versioned_stack.bucket, Key=other, Body=b"old")
+    clients.s3.put_object(Bucket=versioned_stack.bucket, Key=other, Body=b"current")
+    drain(settings, clients, versioned_stack)
+    clients.s3.delete_object(Bucket=versioned_stack.bucket, Key=KEY)
+    assert drift(clients, versioned_stack) == Drift(extra=[KEY])
+    # WHEN reconcile runs (it compares the current versions: a delete marker is absent)
+    report = Reconciler(
+        S3Listing(clients.s3, versioned_stack.bucket),
+        reconcile_sinks(settings, clients, ["catalog"]),
+    ).run()
+    # THEN the deleted key is tombstoned and the versioned one left equal
+    drifted = report.sinks["catalog"]
+    assert (drifted.phantom, drifted.equal, drifted.repaired) == (1, 1, 1)
+    assert drift(clients, versioned_stack).in_sync
+    item = reader(clients, versioned_stack).get(versioned_stack.bucket, KEY)
+    assert item is not None and item["deleted"] is True

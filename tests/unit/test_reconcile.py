@@ -10,7 +10,8 @@ from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import Outcome, Update
 from bucketsync.reconcile.repairs import Watermark
-from bucketsync.reconcile.run import Options, Reconciler, Shard
+from bucketsync.reconcile.run import Options, Reconciler
+from bucketsync.reconcile.shards import Shard
 from bucketsync.sinks.memory import MemorySink
 from tests.unit.fakes import BUCKET, FakeBucket, FakeListing
 

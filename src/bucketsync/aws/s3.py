@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -107,3 +108,22 @@ def list_page(s3: S3Client, **request: Any) -> Any:
         return s3.list_objects_v2(**request)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"ListObjectsV2 {where}") from exc
+
+
+def read_object(s3: S3Client, bucket: str, key: str) -> bytes:
+    """A small object's whole body (a manifest, a checksum); botocore's errors translated."""
+    try:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    return body
+
+
+def object_chunks(s3: S3Client, bucket: str, key: str, chunk: int) -> Iterator[bytes]:
+    """An object's body, ``chunk`` bytes at a time; botocore's errors (while it streams too)
+    translated."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        yield from body.iter_chunks(chunk)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc

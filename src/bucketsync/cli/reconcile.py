@@ -25,6 +25,7 @@ from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.cli.common import parse_s3_uri
 from bucketsync.errors import BucketSyncError
 from bucketsync.reconcile.checkpoint import FileCheckpoints, default_path, run_signature
+from bucketsync.reconcile.inventory import InventoryListing
 from bucketsync.reconcile.listing import S3Listing, Source
 from bucketsync.reconcile.report import CLASSES, Report
 from bucketsync.reconcile.run import Options, Reconciler
@@ -76,6 +77,13 @@ def run(
         str | None,
         typer.Option(help="Catalog writes: single or transact (BUCKETSYNC_RECONCILE_WRITE_MODE)."),
     ] = None,
+    inventory: Annotated[
+        str | None,
+        typer.Option(
+            help="An S3 Inventory report's manifest.json (s3://...), read instead of listing "
+            "the bucket (CSV; Parquet with the [parquet] extra)."
+        ),
+    ] = None,
 ) -> None:
     """Compare the bucket with each sink and repair the drift: missing, stale, phantom.
 
@@ -101,6 +109,7 @@ def run(
             resume=resume,
             checkpoint=checkpoint,
             quiet=as_json,
+            inventory=inventory,
         )
     except BucketSyncError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
@@ -128,14 +137,23 @@ def _reconcile(
     resume: bool,
     checkpoint: Path | None,
     quiet: bool,
+    inventory: str | None,
 ) -> Report:
     clients = Clients(settings)
     sinks = reconcile_sinks(settings, clients, which)
+    reading: InventoryListing | None = None
     try:
-        source: Source = S3Listing(
-            clients.s3, bucket, prefix, page_size=settings.reconcile_page_size
-        )
-        signature = run_signature(bucket, prefix, [s.name for s in sinks], source.origin)
+        source: Source
+        estimate: int | None = None
+        if inventory:
+            reading = InventoryListing(clients.s3, inventory, prefix=prefix, source_bucket=bucket)
+            console.print(f"reading the inventory report of {reading.created:%Y-%m-%d %H:%M} UTC")
+            reading.prepare()  # downloaded, verified and sorted once, for every shard
+            source, estimate = reading, reading.rows
+        else:
+            source = S3Listing(clients.s3, bucket, prefix, page_size=settings.reconcile_page_size)
+        origin = f"inventory:{inventory}" if inventory else source.origin
+        signature = run_signature(bucket, prefix, [s.name for s in sinks], origin)
         checkpoints = FileCheckpoints(checkpoint or default_path(signature), signature)
         options = Options(
             dry_run=dry_run,
@@ -145,7 +163,7 @@ def _reconcile(
             parallel=settings.reconcile_shards,
         )
         shards = plan(clients.s3, bucket, prefix, settings.reconcile_shards)
-        display = _Display(console, quiet=quiet, estimate=checkpoints.estimate())
+        display = _Display(console, quiet=quiet, estimate=estimate or checkpoints.estimate())
         reconciler = Reconciler(
             source,
             sinks,
@@ -169,6 +187,8 @@ def _reconcile(
     finally:
         for made in sinks:
             made.close()
+        if reading is not None:
+            reading.close()
 
 
 class _interruptible:

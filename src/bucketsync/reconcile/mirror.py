@@ -105,8 +105,8 @@ def full_sync(
     reconciler = Reconciler(
         listing,
         [sink],
-        # Downloads in flight: the sink's pool twice over keeps it busy, and the march short.
-        options=Options(workers=max(2 * sink.concurrency, 8), parallel=1),
+        # As many downloads at once as the sink's own pool runs (each in a repair thread).
+        options=Options(workers=sink.concurrency, parallel=1),
         clock=clock,
         progress=(lambda r: progress(*_done_of(r.sinks[sink.name]))) if progress else None,
         settled=lambda _sink, update, result: _record(report, sink, update, result),

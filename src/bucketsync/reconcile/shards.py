@@ -8,17 +8,36 @@ not be even: the marchers take them as they come, so a big range only keeps one 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.s3 import list_page
 from bucketsync.errors import BucketSyncError
 from bucketsync.reconcile.listing import ListingError
-from bucketsync.reconcile.run import Shard
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The keys ``after < key <= upto`` (``upto`` None: to the end)."""
+
+    after: str = ""
+    upto: str | None = None
+
+    @property
+    def id(self) -> str:
+        """A name that gives the shard back (``from_id``): checkpoints are kept under it."""
+        return json.dumps([self.after, self.upto], ensure_ascii=False)
+
+    @classmethod
+    def from_id(cls, shard_id: str) -> Shard:
+        after, upto = json.loads(shard_id)
+        return cls(str(after), None if upto is None else str(upto))
 
 
 def from_boundaries(boundaries: list[str]) -> list[Shard]:

@@ -37,8 +37,8 @@ from bucketsync.aws.runs import TableBudget, TableCheckpoints
 from bucketsync.errors import MalformedEventError
 from bucketsync.logs import json_logger
 from bucketsync.reconcile.listing import S3Listing
-from bucketsync.reconcile.run import Options, Reconciler, Shard
-from bucketsync.reconcile.shards import plan
+from bucketsync.reconcile.run import Options, Reconciler
+from bucketsync.reconcile.shards import Shard, plan
 from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.settings import Settings
 from bucketsync.wiring import reconcile_sinks

@@ -97,12 +97,24 @@ class MirrorSink:
         self._mode = file_mode()
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mirror")
+        self._closed = False
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._counts_lock = threading.Lock()
 
     # -- the Sink protocol -------------------------------------------------------------------
 
     def apply(self, updates: Sequence[Update]) -> list[Outcome | BaseException]:
+        """Several updates run on the sink's pool; one runs in the caller's thread (reconcile
+        sends them one by one from threads of its own: a hop to the pool would only cost)."""
+        if self._closed:
+            return [RuntimeError("the mirror sink is closed")] * len(updates)
+        if len(updates) == 1:
+            future: Future[Outcome] = Future()
+            try:
+                future.set_result(self._apply_one(updates[0]))
+            except Exception as exc:  # as the pool would: the update's result, not a crash
+                future.set_exception(exc)
+            return [_result(future)]
         try:
             futures = [self.submit(update) for update in updates]
         except RuntimeError as exc:  # the pool is shut down: the sink is closed
@@ -114,6 +126,7 @@ class MirrorSink:
         return self._executor.submit(self._apply_one, update)
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._owns_store:
             self.store.close()
