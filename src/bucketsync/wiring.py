@@ -39,6 +39,33 @@ def build_mirror(settings: Settings, clients: Clients) -> MirrorSink | None:
     )
 
 
+def build_catalog(
+    settings: Settings, clients: Clients, writer: ConditionalWriter, *, journal: bool = False
+) -> CatalogSink:
+    """The catalog sink over ``writer`` (listed through the clients' own DynamoDB client)."""
+    return CatalogSink(
+        writer,
+        settings.table,
+        reader=clients.dynamodb,
+        tombstone_ttl_days=settings.tombstone_ttl_days,
+        journal=journal,
+        journal_ttl_days=settings.journal_ttl_days,
+    )
+
+
+def build_records(settings: Settings, clients: Clients) -> RecordsSink | None:
+    """The records sink, when routing rules are set."""
+    routes = load_routes(settings.routes, settings.routes_file)
+    if not routes:
+        return None
+    loader = FileLoader(
+        clients.s3,
+        clients.dynamodb,
+        tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+    )
+    return RecordsSink(loader, routes, manifest_table=settings.table)
+
+
 def build_engine(
     settings: Settings, clients: Clients | None = None, *, mirror: MirrorSink | None = None
 ) -> Engine:
@@ -52,31 +79,16 @@ def build_engine(
     )
     sinks: list[Sink] = []
     if settings.catalog:
-        sinks.append(
-            CatalogSink(
-                ConditionalWriter(
-                    clients.dynamodb,
-                    transact=settings.write_mode == "transact",
-                    # Its own pool: writes are submitted from threads that may hold the lookups'.
-                    executor=ThreadPoolExecutor(
-                        settings.concurrency, thread_name_prefix="bucketsync-db"
-                    ),
-                ),
-                settings.table,
-                reader=clients.dynamodb,
-                tombstone_ttl_days=settings.tombstone_ttl_days,
-                journal=settings.journal,
-                journal_ttl_days=settings.journal_ttl_days,
-            )
-        )
-    routes = load_routes(settings.routes, settings.routes_file)
-    if routes:
-        loader = FileLoader(
-            clients.s3,
+        # Its own pool: writes are submitted from threads that may hold the lookups'.
+        writer = ConditionalWriter(
             clients.dynamodb,
-            tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+            transact=settings.write_mode == "transact",
+            executor=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bucketsync-db"),
         )
-        sinks.append(RecordsSink(loader, routes, manifest_table=settings.table))
+        sinks.append(build_catalog(settings, clients, writer, journal=settings.journal))
+    records = build_records(settings, clients)
+    if records is not None:
+        sinks.append(records)
     mirror = mirror or build_mirror(settings, clients)
     if mirror is not None:
         sinks.append(mirror)
@@ -146,23 +158,11 @@ def reconcile_sinks(
             transact=mode == "transact",
             executor=ThreadPoolExecutor(threads, thread_name_prefix="bucketsync-db"),
         )
-        sinks.append(
-            CatalogSink(
-                writer,
-                settings.table,
-                reader=clients.dynamodb,
-                tombstone_ttl_days=settings.tombstone_ttl_days,
-            )
-        )
-    routes = load_routes(settings.routes, settings.routes_file)
+        sinks.append(build_catalog(settings, clients, writer))
     if "records" in wanted:
-        if routes:
-            loader = FileLoader(
-                clients.s3,
-                clients.dynamodb,
-                tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
-            )
-            sinks.append(RecordsSink(loader, routes, manifest_table=settings.table))
+        records = build_records(settings, clients)
+        if records is not None:
+            sinks.append(records)
         elif explicit:
             raise ConfigurationError(
                 "--sink records, but no routing rules are set (BUCKETSYNC_ROUTES or "

@@ -7,6 +7,10 @@ same updates to the sink and to a ``MemorySink``, the outcomes and the listings 
 from __future__ import annotations
 
 import random
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bucketsync.engine.state import Outcome
 from bucketsync.sinks.memory import MemorySink
@@ -178,3 +182,49 @@ def test_a_repair_applies_only_over_what_was_written_before_its_listing(
     gone = harness.removed("k.jsonl", observe(), origin="listing")
     assert same(harness.sink.apply([gone])) == ["applied"]
     assert harness.listing() == [("k.jsonl", False, gone.stamp, None)]
+
+
+# -- any sequence, held against the spec (property-based) ---------------------------------------
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["a.jsonl", "b/c d.jsonl"]),
+        st.sampled_from(["create", "delete"]),
+        # S: a sequencer; O: an observation begun now; old O: one begun before earlier writes;
+        # repair: a listing's, now; S+seen: a sequencer with a lookup begun now
+        st.sampled_from(["S", "O", "old O", "repair", "S+seen"]),
+        st.integers(1, 4),  # the sequencer's number
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPS)
+def test_any_sequence_of_updates_ends_as_the_spec_says(
+    harness: Harness, ops: list[tuple[str, str, str, int]]
+) -> None:
+    # Every example in its own keys; the spec is a fresh MemorySink. Each update is made just
+    # before it is applied to both, so both sinks wrote everything before it was stamped.
+    spec = MemorySink()
+    prefix = f"x{uuid.uuid4().hex[:8]}/"
+    earlier = observe()
+    for version, (name, kind, family, number) in enumerate(ops, start=1):
+        key = prefix + name
+        stamp, seen, origin = {
+            "S": (seq(number), None, "event"),
+            "S+seen": (seq(number), observe(), "event"),
+            "O": (observe(), None, "event"),
+            "old O": (earlier, None, "event"),
+            "repair": (observe(), None, "listing"),
+        }[family]
+        if kind == "create":
+            update = harness.created(key, stamp, version=version, seen=seen, origin=origin)
+        else:
+            update = harness.removed(key, stamp, seen=seen, origin=origin)
+        assert same(harness.sink.apply([update])) == same(spec.apply([update])), (key, family)
+        earlier = earlier if version % 2 else observe()
+    assert harness.listing(prefix) == spec_listing(spec, harness.bucket, prefix)

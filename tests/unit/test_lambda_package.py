@@ -15,7 +15,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
-HANDLERS = ("bucketsync.runtimes.lambda_handler", "bucketsync.runtimes.forwarder")
+HANDLERS = (
+    "bucketsync.runtimes.lambda_handler",
+    "bucketsync.runtimes.forwarder",
+    "bucketsync.runtimes.reconcile",
+)
 # Top-level packages the Lambda artefact does not carry (CLI, service, emulator, tests) and
 # bucketsync's own layers above the runtimes.
 NOT_IN_LAMBDA = (
@@ -30,6 +34,7 @@ NOT_IN_LAMBDA = (
     "werkzeug",
     "hypothesis",
     "pytest",
+    "pyarrow",
     "bucketsync.cli",
     "bucketsync.local",
 )

@@ -101,6 +101,22 @@ def paged_items(
         raise translate(exc, f"{operation.title()} {request.get('TableName', '')}") from exc
 
 
+def conditional_update(
+    client: DynamoDBClient, action: str, request: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """One UpdateItem with a ConditionExpression: the attributes it returned (raw, typed),
+    or None when the condition failed. Anything else is translated."""
+    try:
+        answer = client.update_item(**request)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise translate(exc, action) from exc
+    except BotoCoreError as exc:
+        raise translate(exc, action) from exc
+    return dict(answer.get("Attributes", {}))
+
+
 def describe_indexes(client: DynamoDBClient, table: str) -> set[str]:
     """The names of the table's global secondary indexes."""
     try:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.dynamo import paged_items
-from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.dynamo import conditional_update, paged_items
+from bucketsync.aws.errors import translate
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,26 +58,24 @@ class TableCheckpoints:
 
     def save(self, positions: Positions) -> None:
         for shard, (position, done) in positions.items():
-            try:
-                # Never backwards, never undone: a retried invocation may save an older
-                # position late.
-                self._client.update_item(
-                    TableName=self.table,
-                    Key={"pk": _run_pk(self.run), "sk": {"S": f"SHARD#{shard}"}},
-                    UpdateExpression="SET #p = :p, done = :d",
-                    ConditionExpression="attribute_not_exists(#p) OR (done = :no AND #p <= :p)",
-                    ExpressionAttributeNames={"#p": "position"},
-                    ExpressionAttributeValues={
+            # Never backwards, never undone: a retried invocation may save an older position
+            # late (a refused condition is that, and nothing to report).
+            conditional_update(
+                self._client,
+                "UpdateItem (checkpoint)",
+                {
+                    "TableName": self.table,
+                    "Key": {"pk": _run_pk(self.run), "sk": {"S": f"SHARD#{shard}"}},
+                    "UpdateExpression": "SET #p = :p, done = :d",
+                    "ConditionExpression": "attribute_not_exists(#p) OR (done = :no AND #p <= :p)",
+                    "ExpressionAttributeNames": {"#p": "position"},
+                    "ExpressionAttributeValues": {
                         ":p": {"S": position},
                         ":d": {"BOOL": done},
                         ":no": {"BOOL": False},
                     },
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise translate(exc, "UpdateItem (checkpoint)") from exc
-            except BotoCoreError as exc:
-                raise translate(exc, "UpdateItem (checkpoint)") from exc
+                },
+            )
 
 
 class TableBudget:
@@ -112,23 +110,21 @@ class TableBudget:
         return int(value) if value is not None else 0
 
     def _add(self, key: dict[str, Any], used: int, granted: int) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self.table,
-                Key=key,
-                UpdateExpression="SET deleted = :new, #l = :limit",
-                ConditionExpression="attribute_not_exists(deleted) OR deleted = :used",
-                ExpressionAttributeNames={"#l": "limit"},
-                ExpressionAttributeValues={
+        answer = conditional_update(
+            self._client,
+            "UpdateItem (delete budget)",
+            {
+                "TableName": self.table,
+                "Key": key,
+                "UpdateExpression": "SET deleted = :new, #l = :limit",
+                "ConditionExpression": "attribute_not_exists(deleted) OR deleted = :used",
+                "ExpressionAttributeNames": {"#l": "limit"},
+                "ExpressionAttributeValues": {
                     ":new": {"N": str(used + granted)},
                     ":used": {"N": str(used)},
                     ":limit": {"N": str(self.limit)},
                 },
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "UpdateItem (delete budget)") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "UpdateItem (delete budget)") from exc
-        return True
+                "ReturnValues": "UPDATED_NEW",
+            },
+        )
+        return answer is not None

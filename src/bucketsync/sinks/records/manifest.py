@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.dynamo import conditional_update
+from bucketsync.aws.errors import translate
 from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
 from bucketsync.engine.state import ABSENT, EVENT, Held, Update
@@ -395,15 +396,10 @@ class ManifestStore:
         }
         if used:
             request["ExpressionAttributeNames"] = used
-        try:
-            answer = self._client.update_item(**request)
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise translate(exc, "UpdateItem") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "UpdateItem") from exc
-        return {k: _de.deserialize(v) for k, v in answer.get("Attributes", {}).items()}
+        answer = conditional_update(self._client, "UpdateItem", request)
+        if answer is None:
+            return None
+        return {k: _de.deserialize(v) for k, v in answer.items()}
 
 
 def _num(value: float) -> Decimal:
