@@ -20,9 +20,10 @@ from bucketsync.engine.stamp import ObservationClock
 from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 from bucketsync.local.stack import Stack, ensure_records_tables
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
-from bucketsync.reconcile.checkpoint import FileCheckpoints
+from bucketsync.reconcile.checkpoint import FileCheckpoints, run_signature
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.run import Options, Reconciler
+from bucketsync.reconcile.shards import Shard
 from bucketsync.routes import parse_routes
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
@@ -45,6 +46,12 @@ def cli(settings: Settings, *args: str, env: dict[str, str] | None = None) -> Re
             **(env or {}),
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI keeps checkpoints under $XDG_CACHE_HOME: a test's own, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def in_sync(clients: Clients, settings: Settings, bucket: str) -> Any:
@@ -312,3 +319,39 @@ def test_an_inventory_report_stands_in_for_the_listing(
     # AND a report of another bucket is refused, with exit code 2
     other = cli(settings, "reconcile", "s3://another-bucket", "--inventory", delivered.uri)
     assert other.exit_code == 2 and "not s3://another-bucket" in other.output
+
+
+def test_the_cli_keeps_a_checkpoint_and_resumes_from_it(
+    settings: Settings, clients: Clients, stack: Stack, tmp_path: Path
+) -> None:
+    # GIVEN a checkpoint left by an interrupted run: the first shard done up to "k04"
+    for n in range(10):
+        clients.s3.put_object(Bucket=stack.bucket, Key=f"k{n:02d}", Body=b"v")
+    clients.sqs.purge_queue(QueueUrl=stack.queue_url)
+    path = tmp_path / "checkpoint.json"
+    signature = run_signature(stack.bucket, "", ["catalog"], "listing")
+    FileCheckpoints(path, signature).save({Shard("", None).id: ("k04", False)})
+    uri = f"s3://{stack.bucket}"
+    # WHEN the CLI resumes it
+    result = cli(
+        settings,
+        "reconcile",
+        uri,
+        "--sink",
+        "catalog",
+        "--checkpoint",
+        str(path),
+        "--resume",
+        "--shards",
+        "1",
+        "--json",
+    )
+    # THEN it lists only the keys after the checkpoint, and marks the run finished
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["resumed_from"], report["listed"], report["position"]) == ("k04", 5, None)
+    saved = json.loads(path.read_text())
+    assert saved["shards"] == {} and saved["listed"] == 5
+    # AND a checkpoint of another run is refused rather than applied
+    other = cli(settings, "reconcile", f"{uri}/k0", "--checkpoint", str(path), "--resume")
+    assert other.exit_code == 2 and "another run" in other.output
