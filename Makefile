@@ -22,10 +22,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-local
 	$(BIN)/bucketsync local demo
 
-lint: $(VENV)/.installed-dev
+# checkov pins packages (packaging < 24) that the test tools cannot share: its own venv.
+CHECKOV := .venv-checkov
+$(CHECKOV)/bin/checkov: | $(BIN)/python
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV)/bin/pip install -q 'checkov>=3.2'
+
+lint: $(VENV)/.installed-dev $(CHECKOV)/bin/checkov
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src tests bench
+	$(BIN)/cfn-lint deploy/cloudformation/*.json
+	$(CHECKOV)/bin/checkov -d deploy --skip-download --quiet --compact
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider
@@ -37,4 +46,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV) .mypy_cache .ruff_cache .pytest_cache

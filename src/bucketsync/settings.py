@@ -209,6 +209,13 @@ class Settings(BaseSettings):
         default=None,
         description="Shared secret: the forwarder signs its POSTs with it, the service checks.",
     )
+    hmac_secret_parameter: str | None = Field(
+        default=None,
+        description=(
+            "The forwarder reads its HMAC secret from this SSM SecureString at a cold start "
+            "(the deployed stack's way: no secret in the function's environment)."
+        ),
+    )
     api_endpoint: str | None = Field(
         default=None,
         validation_alias=_also("api_endpoint"),

@@ -127,3 +127,24 @@ def object_chunks(s3: S3Client, bucket: str, key: str, chunk: int) -> Iterator[b
         yield from body.iter_chunks(chunk)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+
+
+def notification_configuration(s3: S3Client, bucket: str) -> dict[str, Any]:
+    """The bucket's whole notification configuration (response fields left out)."""
+    try:
+        answer = dict(s3.get_bucket_notification_configuration(Bucket=bucket))
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetBucketNotificationConfiguration {bucket}") from exc
+    answer.pop("ResponseMetadata", None)
+    return answer
+
+
+def put_notification_configuration(s3: S3Client, bucket: str, config: dict[str, Any]) -> None:
+    """Replace the bucket's whole notification configuration with ``config``."""
+    try:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration=config,  # type: ignore[arg-type]
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"PutBucketNotificationConfiguration {bucket}") from exc

@@ -23,12 +23,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.s3 import notification_configuration, put_notification_configuration
+from bucketsync.deploy.notification import EVENTS, Entry, merged
 from bucketsync.routes import Route
 from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
 from bucketsync.sinks.tables import table_definition
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 NOTIFICATION_ID: Final = "bucketsync"
-NOTIFICATION_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+NOTIFICATION_EVENTS: Final = EVENTS
 DLQ_SUFFIX: Final = "-dlq"
 DEFAULT_PREFIX: Final = "bucketsync-local"
 DEFAULT_TABLE: Final = "bucketsync-catalog"  # Settings.table's default
@@ -275,35 +277,13 @@ def _ensure_table(clients: Clients, table: str) -> None:
         )
 
 
-def _ours(queue_arn: str) -> dict[str, Any]:
-    return {"Id": NOTIFICATION_ID, "QueueArn": queue_arn, "Events": list(NOTIFICATION_EVENTS)}
-
-
-def _same(configuration: dict[str, Any], queue_arn: str) -> bool:
-    return (
-        configuration.get("QueueArn") == queue_arn
-        and set(configuration.get("Events", [])) == set(NOTIFICATION_EVENTS)
-        and not configuration.get("Filter", {}).get("Key", {}).get("FilterRules")
-    )
-
-
 def _ensure_notification(clients: Clients, bucket: str, queue_arn: str) -> None:
     """Add (or replace) our queue configuration, keeping every other one on the bucket."""
-    s3 = clients.s3
-    with _step(f"PutBucketNotificationConfiguration {bucket}"):
-        current: dict[str, Any] = dict(s3.get_bucket_notification_configuration(Bucket=bucket))
-        current.pop("ResponseMetadata", None)
-        queues: list[dict[str, Any]] = list(current.get("QueueConfigurations", []))
-        if any(_same(q, queue_arn) for q in queues if q.get("Id") == NOTIFICATION_ID):
-            return
-        current["QueueConfigurations"] = [
-            *(q for q in queues if q.get("Id") != NOTIFICATION_ID),
-            _ours(queue_arn),
-        ]
-        s3.put_bucket_notification_configuration(
-            Bucket=bucket,
-            NotificationConfiguration=current,  # type: ignore[arg-type]
-        )
+    current = notification_configuration(clients.s3, bucket)
+    entry = Entry(NOTIFICATION_ID, queue_arn)
+    if entry.configuration() in current.get("QueueConfigurations", []):
+        return  # as it should be: putting it again would send another s3:TestEvent
+    put_notification_configuration(clients.s3, bucket, merged(current, entry))
 
 
 def queue_counts(clients: Clients, queue_url: str) -> tuple[int, int]:

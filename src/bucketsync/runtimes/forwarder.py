@@ -149,7 +149,7 @@ class ForwarderApp:
     """The handler's state, built once per execution environment."""
 
     def __init__(self, settings: Settings | None = None, forwarder: Forwarder | None = None):
-        self.settings = settings or Settings()
+        self.settings = with_stored_secret(settings or Settings())
         self.logger = json_logger(self.settings)
         self.forwarder = forwarder or Forwarder(self.settings)
 
@@ -186,6 +186,19 @@ class ForwarderApp:
             "batch forwarded", extra={"messages": len(records), "failed": len(failures)}
         )
         return {"batchItemFailures": failures}
+
+
+def with_stored_secret(settings: Settings) -> Settings:
+    """``settings`` with the HMAC secret read from SSM when it names a parameter for it."""
+    name = settings.hmac_secret_parameter
+    if not name or settings.hmac_secret is not None:
+        return settings
+    # Imported here: only a deployed forwarder reads SSM (boto3 is in Lambda's runtime).
+    from bucketsync.aws.clients import Clients  # noqa: PLC0415
+    from bucketsync.aws.ssm import read_secret  # noqa: PLC0415
+
+    secret = read_secret(Clients(settings).client("ssm"), name)
+    return settings.override(hmac_secret=secret)
 
 
 def _validate(body: bytes) -> None:

@@ -1,0 +1,22 @@
+"""Secrets kept in SSM Parameter Store, read once at a cold start; botocore's errors translated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bucketsync.aws.errors import translate
+from bucketsync.errors import ConfigurationError
+
+
+def read_secret(ssm: Any, name: str) -> str:
+    """The decrypted value of parameter ``name`` (a SecureString); never empty."""
+    try:
+        answer = ssm.get_parameter(Name=name, WithDecryption=True)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetParameter {name}") from exc
+    value = str(answer.get("Parameter", {}).get("Value", ""))
+    if not value:
+        raise ConfigurationError(f"SSM parameter {name} is empty: an empty secret is no secret")
+    return value

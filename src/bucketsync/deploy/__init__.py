@@ -1,0 +1,1 @@
+"""Deploying bucketsync to AWS: the template, the bucket's notification, the function's zip."""
