@@ -7,6 +7,7 @@
     print(format_table({"seed-style": seed_cost, "bucketsync": cost}))
 
 Free tiers and volume tiers are left out on purpose: this is the marginal price at steady volume.
+The prices, with their sources, are ``bucketsync.deploy.cost.Prices``: the project's one table.
 """
 
 from __future__ import annotations
@@ -17,38 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# us-east-1, on-demand list prices in USD. The stored copies of AWS's own pricing pages show no
-# usable numbers (aws.amazon.com/lambda/pricing and /s3/pricing render their tables from templates;
-# the stored aws.amazon.com/dynamodb/pricing is an old provisioned-only version), so each price is
-# taken from the pages named here, each checked against at least one other:
-#   Lambda x86: AWS whitepaper "How AWS Pricing Works", Lambda page (undated; $0.20 per 1M
-#     requests, $0.00001667 per GB-s rounded); cloudchipr.com "AWS Lambda Pricing Breakdown:
-#     Ultimate Guide 2024" (first 6 billion GB-s/month: $0.0000166667).
-#   SQS standard: cloudburn.io "Amazon SQS Pricing: Complete Guide" (prices as of March 2026) and
-#     factualminds.com "Amazon SQS Pricing: The 64 KB Rule" (2026-06-13): $0.40 per 1M requests
-#     (first 100 billion/month); every 64 KB chunk of a payload is billed as one request.
-#   DynamoDB on-demand, Standard table class: airbyte.com "Amazon DynamoDB Pricing" (2025-07-21):
-#     $0.625 per 1M WRU, $0.125 per 1M RRU, after the cut that jusdb.com (2025-08-19) dates to
-#     2024-11-01 (on-demand throughput -50%: it was $1.25 per 1M WRU, as older pages still say);
-#     the AWS News Blog's on-demand post was "updated to clarify the reduced on-demand pricing"
-#     on 2025-01-31 (no figures in the stored copy).
-#   S3 Standard: c3x.dev "S3 request fees explained" (undated): GET, HEAD, SELECT $0.0004 per
-#     1,000; PUT, COPY, POST, LIST $0.005 per 1,000; DELETE free.
-PRICES_TAKEN = "2026-11-23"
+from bucketsync.deploy.cost import PRICES, PRICES_TAKEN, Prices
 
-
-@dataclass(frozen=True)
-class Prices:
-    lambda_gb_second: float = 0.0000166667
-    lambda_per_million_requests: float = 0.20
-    sqs_per_million_requests: float = 0.40
-    dynamodb_per_million_wru: float = 0.625
-    dynamodb_per_million_rru: float = 0.125
-    s3_get_per_thousand: float = 0.0004  # HEAD is billed as a GET
-    s3_put_list_per_thousand: float = 0.005
-
-
-PRICES = Prices()
+__all__ = [
+    "PRICES",
+    "PRICES_TAKEN",
+    "CostEstimate",
+    "Prices",
+    "WriteUnitCounter",
+    "estimate",
+    "format_table",
+    "item_size",
+    "write_units",
+]
 
 KB = 1024
 _FREE_S3 = ("Delete", "Abort")  # DELETE and CANCEL requests cost nothing
@@ -168,6 +150,17 @@ class CostEstimate:
             self.lambda_requests + self.sqs + self.dynamodb + self.s3 + (self.lambda_compute or 0)
         )
 
+    @property
+    def lambda_compute_arm64(self) -> float | None:
+        """The same duration at arm64's price (the deployed function's), as if equally fast."""
+        if self.lambda_compute is None:
+            return None
+        return self.lambda_compute * PRICES.lambda_arm_gb_second / PRICES.lambda_gb_second
+
+    @property
+    def total_arm64(self) -> float:
+        return self.total - (self.lambda_compute or 0) + (self.lambda_compute_arm64 or 0)
+
 
 def _s3_price(operation: str, prices: Prices) -> float:
     if operation.startswith(_FREE_S3):
@@ -233,6 +226,8 @@ _ROWS = (
     ("DynamoDB units", "dynamodb"),
     ("S3 requests", "s3"),
     ("total", "total"),
+    ("compute on arm64", "lambda_compute_arm64"),
+    ("total on arm64", "total_arm64"),
 )
 
 
@@ -247,6 +242,7 @@ def format_table(estimates: Mapping[str, CostEstimate]) -> str:
             + "".join(f"  {'n/a' if c is None else f'${c:.4f}':>{width}}" for c in cells)
         )
     lines.append(
-        f"us-east-1 list prices taken {PRICES_TAKEN} (bench/cost.py): x86 Lambda, no free tier"
+        f"us-east-1 list prices taken {PRICES_TAKEN} (bucketsync/deploy/cost.py), no free tier;"
+        " total with x86 Lambda, the arm64 rows at arm64's price for the same duration"
     )
     return "\n".join(lines)

@@ -88,11 +88,13 @@ class Settings(BaseSettings):
     journal: bool = Field(default=False, description="Also keep one item per version (journal).")
     journal_ttl_days: float = Field(default=90.0, gt=0, description="Journal items expire after.")
     write_mode: Literal["transact", "single"] = Field(
-        default="transact",
+        # AWS bills write units, not requests: single costs 1 per item, transact 2
+        # (bench/RESULTS.md 3.4), so the cheaper one is the default.
+        default="single",
         description=(
-            "transact: a batch's conditional writes go out as one TransactWriteItems "
-            "(few requests, 2 write units per item). single: one conditional PutItem per "
-            "item, sent concurrently (1 write unit per item; fastest on the emulator)."
+            "single: one conditional PutItem per item, sent concurrently (1 write unit per "
+            "item: the cheapest). transact: a batch's conditional writes go out as one "
+            "TransactWriteItems (few requests, 2 write units per item)."
         ),
     )
     concurrency: int = Field(

@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.integration.deploying import Deploying, make_deploying
 from tests.integration.service_harness import Http, running, service_settings_for
 
 from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
+from bucketsync.deploy import package
 from bucketsync.local.stack import Stack, StackNames
 from bucketsync.settings import Settings
 from bucketsync.sinks.tables import table_definition
@@ -35,3 +37,21 @@ def api(service_settings: Settings) -> Iterator[Http]:
     """That service on uvicorn on a free loopback port, for the test's duration."""
     with running(create_app(service_settings)) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def function_zip(tmp_path_factory: pytest.TempPathFactory) -> package.Built:
+    """The function's zip, built once a session (Linux arm64 wheels, fetched by pip)."""
+    return package.build(tmp_path_factory.mktemp("function") / "function.zip")
+
+
+@pytest.fixture
+def deploying(
+    settings: Settings,
+    clients: Clients,
+    names: StackNames,
+    function_zip: package.Built,
+    tmp_path: Path,
+) -> Deploying:
+    """A bucket that already holds objects and another team's notification (on other/)."""
+    return make_deploying(settings, clients, names, function_zip, tmp_path)

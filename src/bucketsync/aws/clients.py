@@ -40,13 +40,19 @@ class Clients:
             s3={"addressing_style": "path"} if settings.endpoint_url else None,
         )
 
-    def client(self, service: str, *, validate: bool = True) -> Any:
+    def client(
+        self, service: str, *, validate: bool = True, max_attempts: int | None = None
+    ) -> Any:
         """A new client. ``validate=False`` skips botocore's check of each request's
         parameters against the API model (the service checks them anyway): a sixth of a
         conditional PutItem's client CPU, for writers that build their requests themselves."""
         config = (
             self._config if validate else self._config.merge(Config(parameter_validation=False))
         )
+        if max_attempts is not None:
+            config = config.merge(
+                Config(retries={"max_attempts": max_attempts, "mode": "standard"})
+            )
         client = self._session.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.settings.endpoint_url,

@@ -101,6 +101,18 @@ def paged_items(
         raise translate(exc, f"{operation.title()} {request.get('TableName', '')}") from exc
 
 
+def counted(client: DynamoDBClient, request: Mapping[str, Any]) -> tuple[int, int]:
+    """A paginated ``Select=COUNT`` Query: (items its filter kept, items it read)."""
+    kept = read = 0
+    try:
+        for page in client.get_paginator("query").paginate(**request, Select="COUNT"):
+            kept += int(page.get("Count", 0))
+            read += int(page.get("ScannedCount", 0))
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"Query {request.get('TableName', '')}") from exc
+    return kept, read
+
+
 def conditional_update(
     client: DynamoDBClient, action: str, request: Mapping[str, Any]
 ) -> dict[str, Any] | None:

@@ -1,19 +1,22 @@
-"""Sending to SQS, botocore's errors translated."""
+"""SQS calls (send, receive, delete, depth, move tasks), botocore's errors translated."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.errors import translate
+from bucketsync.aws.errors import error_code, http_status, translate
 from bucketsync.errors import RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 BATCH = 10  # SendMessageBatch's limit
+# Where StartMessageMoveTask is missing, the plain queue calls do the same move.
+_NO_MOVE_TASKS = frozenset({"UnsupportedOperation", "InvalidAction", "UnknownOperationException"})
 
 
 def send_all(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
@@ -33,3 +36,97 @@ def send_all(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
                 f"SendMessageBatch {queue_url}: {len(answer['Failed'])} refused, the first "
                 f"with {first.get('Code')}: {first.get('Message', '')}"
             )
+
+
+@dataclass(frozen=True)
+class Depth:
+    visible: int  # waiting to be received
+    in_flight: int  # received, not yet deleted
+    delayed: int
+
+
+def depth(sqs: SQSClient, queue_url: str) -> Depth:
+    names = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+    try:
+        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(names))  # type: ignore[arg-type]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetQueueAttributes {queue_url}") from exc
+    values: dict[str, str] = {str(k): v for k, v in answer.get("Attributes", {}).items()}
+    visible, in_flight, delayed = (int(values.get(name, 0)) for name in names)
+    return Depth(visible, in_flight, delayed)
+
+
+def receive(
+    sqs: SQSClient, queue_url: str, *, count: int, visibility: int, wait: int
+) -> list[dict[str, Any]]:
+    """Up to ``count`` (<= 10) messages with their attributes, hidden for ``visibility`` s."""
+    try:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=count,
+            VisibilityTimeout=visibility,
+            WaitTimeSeconds=wait,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"ReceiveMessage {queue_url}") from exc
+    return [dict(m) for m in answer.get("Messages", [])]
+
+
+def send_copies(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -> set[str]:
+    """Send each message's body and attributes to ``queue_url``; the MessageIds that went."""
+    entries = [
+        {
+            "Id": str(n),
+            "MessageBody": m["Body"],
+            **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+        }
+        for n, m in enumerate(messages)
+    ]
+    try:
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"SendMessageBatch {queue_url}") from exc
+    return {messages[int(ok["Id"])]["MessageId"] for ok in answer.get("Successful", [])}
+
+
+def delete(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -> int:
+    """Delete ``messages`` (by receipt handle); how many SQS confirmed."""
+    if not messages:
+        return 0
+    entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+    try:
+        answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"DeleteMessageBatch {queue_url}") from exc
+    return len(answer.get("Successful", []))
+
+
+def start_move(sqs: SQSClient, source_arn: str, destination_arn: str) -> str | None:
+    """StartMessageMoveTask's handle, or None where the service lacks it (the emulator: 500)."""
+    try:
+        answer = sqs.start_message_move_task(SourceArn=source_arn, DestinationArn=destination_arn)
+    except ClientError as exc:
+        if http_status(exc) >= 500 or error_code(exc) in _NO_MOVE_TASKS:
+            return None
+        raise translate(exc, f"StartMessageMoveTask {source_arn}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, f"StartMessageMoveTask {source_arn}") from exc
+    return str(answer["TaskHandle"])
+
+
+def move_task(sqs: SQSClient, source_arn: str, handle: str) -> dict[str, Any]:
+    """The move task ``handle`` as ListMessageMoveTasks reports it (status, moved, failure)."""
+    try:
+        answer = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=10)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"ListMessageMoveTasks {source_arn}") from exc
+    for task in answer.get("Results", []):
+        if task.get("TaskHandle") == handle:
+            return dict(task)
+    return {}

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bucketsync.cli import catalog, load, local, reconcile, serve, worker
+from bucketsync.cli import catalog, deploy, load, local, operate, reconcile, serve, worker
 from bucketsync.errors import ConfigurationError
 from bucketsync.logs import configure_logging
 from bucketsync.settings import Settings
@@ -26,6 +26,12 @@ app.command("worker")(worker.run)
 app.command("load")(load.run)
 app.command("reconcile")(reconcile.run)
 app.command("serve")(serve.run)
+app.command("package")(deploy.build_package)
+app.command("deploy")(deploy.deploy)
+app.command("destroy")(deploy.destroy)
+app.command("status")(operate.status)
+app.command("logs")(operate.logs)
+app.add_typer(operate.dlq, name="dlq")
 
 
 @app.callback()

@@ -130,7 +130,10 @@ def _bucket() -> dict[str, Any]:
         "Bucket": {
             "Type": "AWS::S3::Bucket",
             "Condition": "CreateBucket",
-            "DeletionPolicy": "Delete",  # `bucketsync destroy --yes` empties it first
+            # Kept when the stack goes: a bucket holds the user's objects. `bucketsync destroy
+            # --yes` empties and removes it itself; a failed first create still cleans up.
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
             "Metadata": skip(
                 ("CKV_AWS_18", "access logging is the owner's choice of log bucket"),
                 ("CKV_AWS_21", "versioning is the BucketVersioning parameter"),
@@ -157,6 +160,8 @@ def _bucket() -> dict[str, Any]:
         "BucketPolicy": {
             "Type": "AWS::S3::BucketPolicy",
             "Condition": "CreateBucket",
+            "DeletionPolicy": "RetainExceptOnCreate",  # a kept bucket stays TLS-only
+            "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "Bucket": ref("Bucket"),
                 "PolicyDocument": {

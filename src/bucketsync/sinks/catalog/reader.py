@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.dynamo import paged_items
+from bucketsync.aws.dynamo import counted, paged_items
 from bucketsync.aws.errors import translate
 from bucketsync.sinks.catalog import schema
 
@@ -55,6 +55,24 @@ class CatalogReader:
             item = deserialize(raw)
             if include_deleted or not item.get("deleted"):
                 yield item
+
+    def count(self, bucket: str) -> tuple[int, int]:
+        """(objects, tombstones) the catalog holds for ``bucket``: one COUNT query, which
+        reads (and bills) every item of the bucket's partition once, but returns none."""
+        live, read = counted(
+            self._client,
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+                "FilterExpression": "attribute_not_exists(deleted) OR deleted = :no",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": schema.partition_key(bucket)},
+                    ":sk": {"S": schema.KEY_PREFIX},
+                    ":no": {"BOOL": False},
+                },
+            },
+        )
+        return live, read - live
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:

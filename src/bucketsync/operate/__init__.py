@@ -1,0 +1,1 @@
+"""Operating a deployed stack: its status, its logs, its dead letters."""
