@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit integration bench clean
+.PHONY: demo test lint unit integration bench clean deploy destroy status logs redrive
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("bucketsync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -44,6 +44,15 @@ unit: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# Operating a deployment (docs/deploy.md): make deploy BUCKET=my-bucket [ARGS="--dry-run"]
+deploy destroy status logs: $(VENV)/.installed-local
+	@test -n "$(BUCKET)" || { echo "usage: make $@ BUCKET=my-bucket [ARGS=...]"; exit 2; }
+	$(BIN)/bucketsync $@ $(BUCKET) $(ARGS)
+
+redrive: $(VENV)/.installed-local
+	@test -n "$(BUCKET)" || { echo "usage: make $@ BUCKET=my-bucket [ARGS=--dry-run]"; exit 2; }
+	$(BIN)/bucketsync dlq redrive $(BUCKET) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV) .mypy_cache .ruff_cache .pytest_cache

@@ -411,3 +411,66 @@ def test_a_bucket_the_stack_made_goes_only_with_yes(
             },
         )
         s3.delete_bucket(Bucket=names.bucket)
+
+
+def test_the_mirror_shape_forwards_with_a_secret_it_reads_from_ssm(deploying: Deploying) -> None:
+    ssm = deploying.client("ssm")
+    secret = f"/bucketsync/{deploying.names.table}/hmac"
+
+    def deploy_mirror() -> Result:
+        return deploying.cli(
+            "deploy",
+            deploying.bucket,
+            "--shape",
+            "mirror",
+            "--package",
+            str(deploying.zip_path),
+            "--prefix",
+            PREFIX,
+            "-p",
+            "ApiEndpoint=https://sync.example.com/base",
+            "-p",
+            f"SecretParameterName={secret}",
+            "--no-backfill",
+        )
+
+    # A secret that is not stored, or stored in plain text, is refused before anything is made
+    missing_secret = deploy_mirror()
+    assert missing_secret.exit_code != 0
+    assert "no SSM parameter" in str(missing_secret.exception)
+    ssm.put_parameter(Name=secret, Value="s3cret-value", Type="String")
+    plain = deploy_mirror()
+    assert "stored in plain text" in str(plain.exception)
+    with pytest.raises(Exception, match="does not exist"):
+        deploying.cfn.describe_stacks(StackName=deploying.stack)
+    ssm.put_parameter(Name=secret, Value="s3cret-value", Type="SecureString", Overwrite=True)
+    # WHEN deploying the mirror shape with the secret stored as a SecureString
+    result = deploy_mirror()
+    assert result.exit_code == 0, result.output
+    outputs = deploying.outputs()
+    # THEN the forwarder runs with the endpoint and the parameter's name, never the secret
+    function = deploying.client("lambda").get_function_configuration(
+        FunctionName=outputs["FunctionName"]
+    )
+    assert function["Handler"] == "bucketsync.runtimes.forwarder.handler"
+    variables = function["Environment"]["Variables"]
+    assert variables["API_ENDPOINT"] == "https://sync.example.com/base"
+    assert variables["BUCKETSYNC_HMAC_SECRET_PARAMETER"] == secret
+    assert "s3cret-value" not in json.dumps(variables)
+    # AND its role may read that one parameter (the ARN of a hierarchical name has one slash)
+    iam = deploying.client("iam")
+    role = function["Role"].rsplit("/", 1)[-1]
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    if isinstance(document, str):
+        document = ast.literal_eval(document)  # moto: a Python repr (see above)
+    granted = granted_actions(document)
+    assert granted[f"arn:aws:ssm:us-east-1:{MOTO_ACCOUNT_ID}:parameter{secret}"] == {
+        "ssm:GetParameter"
+    }
+    assert not any(a.startswith(("dynamodb:", "s3:")) for v in granted.values() for a in v)
+    # AND no table was made; destroy leaves nothing
+    assert "TableName" not in outputs
+    destroyed = deploying.cli("destroy", deploying.bucket)
+    assert destroyed.exit_code == 0, destroyed.output
+    assert "nothing of it remains" in destroyed.stdout

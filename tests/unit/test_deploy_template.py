@@ -28,9 +28,28 @@ def test_the_files_in_deploy_are_the_code_s_renderings() -> None:
         )
 
 
+MIRROR_INPUTS = {"ApiEndpoint": "https://sync.example.com", "SecretParameterName": "/s/hmac"}
+
+
 @pytest.mark.parametrize("shape", ["catalog", "mirror"])
 def test_the_defaults_pass_the_cross_resource_checks(shape: str) -> None:
-    assert check({**defaults(shape), "BucketName": "my-bucket"}) == []
+    given = MIRROR_INPUTS if shape == "mirror" else {}
+    assert check({**defaults(shape), "BucketName": "my-bucket", **given}) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"ApiEndpoint": "http://sync.example.com"}, "https://"),
+        ({"ApiEndpoint": ""}, "https://"),
+        ({"SecretParameterName": ""}, "an empty secret is no secret"),
+    ],
+)
+def test_the_mirror_needs_an_https_endpoint_and_a_stored_secret(
+    changes: dict[str, str], complaint: str
+) -> None:
+    problems = check({**defaults("mirror"), "BucketName": "b", **MIRROR_INPUTS, **changes})
+    assert len(problems) == 1 and complaint in problems[0], problems
 
 
 @pytest.mark.parametrize(

@@ -20,3 +20,16 @@ def read_secret(ssm: Any, name: str) -> str:
     if not value:
         raise ConfigurationError(f"SSM parameter {name} is empty: an empty secret is no secret")
     return value
+
+
+def parameter_type(ssm: Any, name: str) -> str | None:
+    """The parameter's type (String, StringList, SecureString), or None when there is none;
+    its value is not read."""
+    try:
+        answer = ssm.describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"DescribeParameters {name}") from exc
+    found = answer.get("Parameters", [])
+    return str(found[0].get("Type")) if found else None

@@ -189,4 +189,15 @@ def check(values: Mapping[str, str]) -> list[str]:
         )
     if not values.get("BucketName"):
         problems.append("BucketName is required")
+    if "ApiEndpoint" in values:  # the mirror's forwarder
+        if not values["ApiEndpoint"].startswith("https://"):
+            problems.append(
+                f"ApiEndpoint {values['ApiEndpoint']!r} must be an https:// URL: the forwarder "
+                "sends signed object changes to it over the internet"
+            )
+        if not values.get("SecretParameterName"):
+            problems.append(
+                "SecretParameterName is required: the SSM SecureString holding the HMAC "
+                "secret the forwarder signs with (an empty secret is no secret)"
+            )
     return problems

@@ -39,15 +39,20 @@ def statements(shape: str, routes: Sequence[Route]) -> list[dict[str, Any]]:
         },
     ]
     if shape == "mirror":
+        parameter = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
         statements.append(
             {
                 "Sid": "Secret",
                 "Effect": "Allow",
                 "Action": "ssm:GetParameter",
-                "Resource": sub(
-                    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-                    "/${SecretParameterName}"
-                ),
+                # A hierarchical name ("/prod/secret") already begins with the ARN's slash.
+                "Resource": {
+                    "Fn::If": [
+                        "SecretIsPath",
+                        sub(f"{parameter}${{SecretParameterName}}"),
+                        sub(f"{parameter}/${{SecretParameterName}}"),
+                    ]
+                },
             }
         )
         return statements

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bucketsync.aws import buckets, resources
+from bucketsync.aws import buckets, resources, ssm
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import notification_configuration, put_notification_configuration
 from bucketsync.aws.stacks import TEMPLATE_BODY_LIMIT, ChangeSet, Stack, StackEvent, Stacks
@@ -206,6 +206,8 @@ class Deployer:
         )
         notification.merged(current, entry)  # refuses an overlap before anything is made
         self._warn_error_prefixes(request)
+        if request.shape == "mirror":
+            self._check_secret(values["SecretParameterName"])
         if existing is None or existing.status in ("REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
             self._check_tables_free(request, values)
         return values, existing
@@ -262,6 +264,19 @@ class Deployer:
                     f"(prefix {request.prefix!r}): each one is an event the function reads and "
                     "skips; a --prefix outside it saves those invocations"
                 )
+
+    def _check_secret(self, name: str) -> None:
+        kind = ssm.parameter_type(self._clients.client("ssm"), name.lstrip("/"))
+        if kind is None:
+            raise ConfigurationError(
+                f"no SSM parameter {name}: store the HMAC secret first (aws ssm put-parameter "
+                f"--type SecureString --name {name} --value ...)"
+            )
+        if kind != "SecureString":
+            raise ConfigurationError(
+                f"SSM parameter {name} is a {kind}, stored in plain text: the forwarder's "
+                "secret must be a SecureString"
+            )
 
     def _check_tables_free(self, request: Request, values: Mapping[str, str]) -> None:
         template = resolve(render(request.shape, request.routes), {**values, **_CODE_PLACEHOLDER})

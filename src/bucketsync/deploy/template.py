@@ -56,6 +56,13 @@ def render(shape: Shape = "catalog", routes: Sequence[Route] = ()) -> dict[str, 
         "Resources": {},
         "Outputs": {},
     }
+    if shape == "mirror":
+        template["Conditions"]["SecretIsPath"] = {
+            "Fn::Equals": [
+                {"Fn::Select": [0, {"Fn::Split": ["/", ref("SecretParameterName")]}]},
+                "",
+            ]
+        }
     if routes and shape == "catalog":
         template["Parameters"]["Routes"]["Default"] = json.dumps(
             [route.model_dump(exclude_defaults=True) for route in routes], separators=(",", ":")
