@@ -33,6 +33,9 @@ def _also(name: str) -> AliasChoices:
     return AliasChoices(f"BUCKETSYNC_{name.upper()}", SEED_NAMES[name], name)
 
 
+MIN_SECRET_LENGTH = 16  # a random 16-character token carries ~96 bits (base64) or 64 (hex)
+
+
 class Settings(BaseSettings):
     """Every knob bucketsync has; field descriptions are the reference (``bucketsync config``)."""
 
@@ -242,6 +245,26 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="auto: JSON in Lambda, readable lines on a terminal."
     )
+
+    @field_validator("api_token", "hmac_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """``BUCKETSYNC_API_TOKEN=`` means no token, never "the empty token": an empty secret
+        is no secret, and must neither be accepted as a key nor lift the loopback guard."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return value
+
+    @field_validator("api_token", "hmac_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"is {len(value.get_secret_value())} characters: at least {MIN_SECRET_LENGTH} "
+                "are needed to resist guessing (e.g. `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -57,7 +57,7 @@ def test_a_direct_s3_event_forwarded_and_signed_lands_in_the_mirror(
         other = "inbox/other.csv"
         put(clients, stack, other, b"x")
         with pytest.raises(RefusedError, match="HTTP 403"):
-            forwarder(api.base_url, "not-the-secret").handle(
+            forwarder(api.base_url, "not-the-secret-at-all").handle(
                 json.loads(s3_event(stack.bucket, other, sequencer="61")), CONTEXT
             )
         assert not local_path(Path(str(service.mirror_dir)), other).exists()

@@ -285,3 +285,37 @@ def test_serve_runs_warns_when_unauthenticated_and_stops_on_sigterm(
     assert "Application shutdown complete" in stderr
     assert "unauthenticated" in stderr
     assert "loopback only" in stderr
+
+
+@pytest.mark.parametrize("variable", ["BUCKETSYNC_HMAC_SECRET", "BUCKETSYNC_API_TOKEN"])
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_secret_is_no_secret_and_lifts_no_guard(
+    tmp_path: Path, variable: str, empty: str
+) -> None:
+    # GIVEN a secret or token set to nothing (issue 14, item 3: the service started on
+    # 0.0.0.0, said auth was required, and took a request signed with the empty key)
+    result = CliRunner().invoke(
+        cli_app,
+        ["serve", "--host", "0.0.0.0", "--mirror-dir", str(tmp_path / "m")],
+        env={"COLUMNS": "300", variable: empty},
+    )
+    # THEN it counts as unset: the loopback guard refuses the exposed address
+    assert result.exit_code == 2, result.output
+    assert "refusing to listen on 0.0.0.0" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("variable", ["BUCKETSYNC_HMAC_SECRET", "BUCKETSYNC_API_TOKEN"])
+def test_a_secret_too_short_to_resist_guessing_is_refused_at_start(
+    tmp_path: Path, variable: str
+) -> None:
+    result = CliRunner().invoke(
+        cli_app,
+        ["serve", "--host", "0.0.0.0", "--mirror-dir", str(tmp_path / "m")],
+        env={"COLUMNS": "300", variable: "hunter2"},
+    )
+    assert result.exit_code != 0
+    message = str(result.exception) + result.output
+    assert f"({variable})" in message and "at least 16" in message
+    assert "hunter2" not in message  # the refused value is not echoed
+    assert not (tmp_path / "m").exists()

@@ -16,7 +16,7 @@ from bucketsync.cli import app, main
 from bucketsync.cli.common import parse_s3_uri
 from bucketsync.settings import Settings
 
-SECRET = "supersecret"
+SECRET = "supersecret-0123456789"
 KEY_ID = "AKIDEXAMPLEKEYID0001"
 WIDE = {"COLUMNS": "300", "FORCE_COLOR": None, "TTY_COMPATIBLE": None}
 
