@@ -72,7 +72,11 @@ def test_a_direct_s3_event_is_posted_once_signed_with_the_secret(
 ) -> None:
     url, script = service
     app = ForwarderApp(
-        Settings(api_endpoint=url + "/", hmac_secret=SecretStr(SECRET), api_token=SecretStr("tok-0123456789abcdef"))
+        Settings(
+            api_endpoint=url + "/",
+            hmac_secret=SecretStr(SECRET),
+            api_token=SecretStr("tok-0123456789abcdef"),
+        )
     )
     event = load_event("s3_put")
     assert app.handle(event) == {"status": 200, "attempts": 1}  # type: ignore[arg-type]
