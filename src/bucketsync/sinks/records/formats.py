@@ -313,9 +313,10 @@ def _cell(kind: str, cell: str) -> Any:
             return loads(cell)
         except (ValueError, RecursionError) as exc:
             raise ValueError(json_reason(exc)) from exc
-    shown = repr(cell if len(cell) <= 40 else cell[:40] + "...")
+    # The cell's shape, not its text: row errors are logged, and a file's contents are not
+    # ours to put in a log (the line and column say where to look).
     expected = {"int": "an integer", "decimal": "a decimal number", "bool": "true or false"}
-    raise ValueError(f"{shown} is not {expected.get(kind, kind)}")
+    raise ValueError(f"a value of {len(cell)} characters is not {expected.get(kind, kind)}")
 
 
 def _csv_reader(
