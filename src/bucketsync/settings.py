@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bucketsync import redact
+
 ORDERING_MODES = ("auto", "sequencer", "observed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The sync service's own names (seed 004), accepted beside BUCKETSYNC_*; BUCKETSYNC_* wins.
@@ -131,6 +133,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Reconcile in Lambda: stop and checkpoint this long before the deadline.",
     )
+    reconcile_interval_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "The worker reconciles its sinks with the bucket (BUCKETSYNC_BUCKET) at start and "
+            "every this many hours; unset: only once after a lasting fault clears."
+        ),
+    )
     reconcile_write_mode: Literal["single", "transact"] = Field(
         default="single",
         description=(
@@ -214,6 +224,20 @@ class Settings(BaseSettings):
         default=None,
         description="Shared secret: the forwarder signs its POSTs with it, the service checks.",
     )
+    open_reads: bool = Field(
+        default=False,
+        description=(
+            "With a token or secret set, every route but /ping and the health probe needs "
+            "them; true lets GETs (listings, downloads, stats) through without."
+        ),
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Host names the service answers to besides the addresses it listens on (a proxy's "
+            "public name); any other Host header is refused (DNS rebinding). JSON list."
+        ),
+    )
     hmac_secret_parameter: str | None = Field(
         default=None,
         description=(
@@ -282,5 +306,7 @@ class Settings(BaseSettings):
         return type(self).model_validate({**self.model_dump(), **given})
 
     def redacted(self) -> dict[str, Any]:
-        """Settings as a dict safe to log or print."""
-        return self.model_dump(mode="json")
+        """Settings as a dict safe to log or print: secrets as asterisks, and credentials
+        inside URL values (a password, an ``api_key=`` parameter) as ``***``."""
+        shown: dict[str, Any] = redact.urls_in(self.model_dump(mode="json"))
+        return shown

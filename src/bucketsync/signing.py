@@ -114,23 +114,13 @@ def sign(
     }
 
 
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    method: str,
-    path: str,
-    query: str,
-    now: float | None = None,
-    tolerance: float = TOLERANCE_SECONDS,
-) -> None:
-    """Return if ``headers`` sign this request with ``secret`` within ``tolerance``; else raise.
-
-    ``path`` is percent-decoded (an ASGI ``scope["path"]``) and ``query`` as received; it has
-    no default, so a caller cannot leave the query unchecked by forgetting it.
-    ``headers`` is looked up case-insensitively when it is a plain dict (HTTP names are).
-    """
+def check_headers(
+    headers: Mapping[str, str], *, now: float | None = None, tolerance: float = TOLERANCE_SECONDS
+) -> tuple[str, list[str]]:
+    """What can be checked before the body is read: both headers there, the timestamp fresh,
+    a signature of our version. Returns the timestamp and the candidate signatures; raises
+    ``SignatureError`` otherwise. The service calls this first, so a stale or malformed
+    request is refused without the server holding its body."""
     lowered = {name.lower(): value for name, value in headers.items()}
     timestamp = lowered.get(TIMESTAMP_HEADER.lower())
     signature = lowered.get(SIGNATURE_HEADER.lower())
@@ -151,6 +141,27 @@ def verify(
             sorted({v if _VERSION_NAME.fullmatch(v) else "(unrecognised)" for v in versions})
         )
         raise SignatureError(f"signature version {shown} is not accepted; sign with {VERSION}")
+    return timestamp, ours
+
+
+def verify(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    now: float | None = None,
+    tolerance: float = TOLERANCE_SECONDS,
+) -> None:
+    """Return if ``headers`` sign this request with ``secret`` within ``tolerance``; else raise.
+
+    ``path`` is percent-decoded (an ASGI ``scope["path"]``) and ``query`` as received; it has
+    no default, so a caller cannot leave the query unchecked by forgetting it.
+    ``headers`` is looked up case-insensitively when it is a plain dict (HTTP names are).
+    """
+    timestamp, ours = check_headers(headers, now=now, tolerance=tolerance)
     try:
         message = canonical_request(timestamp, method, path, query, body)
     except ValueError as exc:

@@ -70,11 +70,22 @@ class Http:
         finally:
             connection.close()
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
-        return self.request("GET", path, headers=headers)
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, *, anonymous: bool = False
+    ) -> Reply:
+        """A GET carrying the harness's bearer token (reads need credentials when the service
+        has them) unless ``anonymous``, or unless ``headers`` bring their own Authorization."""
+        sent = dict(headers or {})
+        if not anonymous and not any(name.lower() == "authorization" for name in sent):
+            sent.update(BEARER)
+        return self.request("GET", path, headers=sent)
 
     def post(self, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Reply:
-        return self.request("POST", path, body=body, headers=headers)
+        """A POST; a body goes as JSON (what the service accepts) unless ``headers`` say."""
+        sent = dict(headers or {})
+        if body and not any(name.lower() == "content-type" for name in sent):
+            sent["Content-Type"] = "application/json"
+        return self.request("POST", path, body=body, headers=sent)
 
 
 @contextmanager

@@ -66,7 +66,7 @@ def service(settings: Settings, stack: Stack, clients: Clients, tmp_path: Path) 
 
 @pytest.fixture
 def api_schema(service: Http) -> BaseSchema:
-    return schemathesis.openapi.from_url(f"{service.base_url}/openapi.json")
+    return schemathesis.openapi.from_url(f"{service.base_url}/openapi.json", headers=BEARER)
 
 
 def test_the_document_lists_every_route(api_schema: BaseSchema) -> None:

@@ -3,7 +3,7 @@
 The app owns what it builds: given no ``parts``, it builds the engine and mirror at once (so a
 bad setting fails before the port is bound) and closes them at shutdown. ``parts`` passed in
 stay the caller's to close. The lifespan starts the periodic full sync, when it is on and a
-bucket is set, and stops it at shutdown.
+bucket is set, and the queue poller when ``queue`` is asked for, and stops them at shutdown.
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.requests import Request
 
 from bucketsync import __version__
 from bucketsync.api import errors, routes_files, routes_info, routes_sync
+from bucketsync.api.auth import UNVERIFIED_BUDGET, Budget
+from bucketsync.api.guard import Guard
+from bucketsync.api.page import STATIC_DIR, STATIC_URL
 from bucketsync.api.service import Service, ServiceParts, service_parts
 from bucketsync.aws.clients import Clients
 from bucketsync.settings import Settings
@@ -33,15 +38,29 @@ was missed.
 **Authentication.** The POST routes need `Authorization: Bearer <BUCKETSYNC_API_TOKEN>` or
 an HMAC signature of the method, path, query and body (`X-Bucketsync-Signature: v2=...`,
 `X-Bucketsync-Timestamp`) made with `BUCKETSYNC_HMAC_SECRET`, whichever is configured. With
-neither, they are open and the service listens on loopback only. GET routes are always open.
+neither, they are open and the service listens on loopback only. With either configured, the
+GET routes need them too (except `/ping` and `/api/v1/health`), unless `BUCKETSYNC_OPEN_READS`
+is true. Bodies must be `application/json`; the `Host` must name this service (its address,
+`localhost`, or `BUCKETSYNC_ALLOWED_HOSTS`); a POST from another origin is refused.
 """
 
 
 def create_app(
-    settings: Settings, *, clients: Clients | None = None, parts: ServiceParts | None = None
+    settings: Settings,
+    *,
+    clients: Clients | None = None,
+    parts: ServiceParts | None = None,
+    queue: bool = False,
 ) -> FastAPI:
+    """``queue``: poll ``settings.queue_url`` into the mirror while the app runs."""
     owns_parts = parts is None
-    service = Service(settings, parts or service_parts(settings, clients), owns_parts=owns_parts)
+    parts = parts or service_parts(settings, clients)
+    try:
+        service = Service(settings, parts, owns_parts=owns_parts, queue=queue)
+    except BaseException:
+        if owns_parts:
+            parts.engine.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,7 +70,8 @@ def create_app(
         finally:
             service.stop()
 
-    app = FastAPI(
+    # Swagger UI's and ReDoc's files served by the app itself: /docs works with no internet.
+    app = FastAPIOffline(
         title="bucketsync",
         version=__version__,
         description=DESCRIPTION,
@@ -59,11 +79,14 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.unverified = Budget(UNVERIFIED_BUDGET)
+    app.add_middleware(Guard, settings=settings)
     errors.install(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(routes_info.router)
     app.include_router(routes_sync.router)
     app.include_router(routes_files.router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

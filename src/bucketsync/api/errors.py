@@ -4,6 +4,7 @@
     ├── ServiceBusyError      409: a full sync is already running
     ├── NoBucketError         409: the request needs a bucket and none is configured
     ├── NotFoundError         404: no such file in the mirror, no such sync job
+    ├── CursorError           400: a listing cursor this service did not make (api.cursor)
     └── RejectedError         422: a well-formed request the service will not carry out
 
 The rest are the library's: a malformed event or an unsafe key is the client's mistake (400),
@@ -19,6 +20,7 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from bucketsync.api.cursor import CursorError
 from bucketsync.errors import (
     BucketSyncError,
     ConfigurationError,
@@ -53,6 +55,7 @@ STATUSES: tuple[tuple[type[BaseException], int], ...] = (
     (ServiceBusyError, status.HTTP_409_CONFLICT),
     (NoBucketError, status.HTTP_409_CONFLICT),
     (NotFoundError, status.HTTP_404_NOT_FOUND),
+    (CursorError, status.HTTP_400_BAD_REQUEST),
     (RejectedError, status.HTTP_422_UNPROCESSABLE_CONTENT),
     (MalformedEventError, status.HTTP_400_BAD_REQUEST),
     (UnsafeKeyError, status.HTTP_400_BAD_REQUEST),

@@ -10,10 +10,14 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
+from bucketsync.api.activity import Activity
 from bucketsync.api.errors import NoBucketError, RejectedError, ServiceBusyError
+from bucketsync.api.health import S3Check
 from bucketsync.api.models import SyncDetail, SyncJob, SyncResult, SyncSummary
 from bucketsync.errors import ConfigurationError
 from bucketsync.reconcile.mirror import MAX_DETAILS as REPORT_CAP
@@ -30,6 +34,8 @@ KEPT_JOBS = 100  # finished jobs answerable by id; older ones are forgotten
 MAX_DETAILS = 1000  # in one HTTP answer; the log has every one
 JOIN_SECONDS = 5.0
 
+Diagnose = Callable[[], S3Check]  # asked only after a sync failed: which S3 problem it was
+
 
 def summary_of(report: SyncReport) -> SyncSummary:
     """Seed 004's fields from a ``SyncReport``; skipped objects count as successes (in sync)."""
@@ -41,14 +47,9 @@ def summary_of(report: SyncReport) -> SyncSummary:
         status = "partial"
     else:
         status = "failed"
-    message = (
-        f"Synced {succeeded} of {report.listed} files in {report.seconds:.2f} seconds"
-        f"{f', {failed} failed' if failed else ''}"
-        f"{'; deletes refused after errors' if report.deletes_refused else ''}"
-    )
     return SyncSummary(
         status=status,
-        message=message,
+        message=message_of(report),
         processed_files=report.listed,
         successful_operations=succeeded,
         failed_operations=failed,
@@ -61,6 +62,44 @@ def summary_of(report: SyncReport) -> SyncSummary:
         seconds=report.seconds,
         errors=list(report.errors),
     )
+
+
+def message_of(report: SyncReport) -> str:
+    """Each kind of work counted apart: a sync that changed nothing says so."""
+    done = [
+        f"{report.downloaded} downloaded",
+        f"{report.skipped} skipped",
+        f"{report.deleted} deleted",
+    ]
+    if report.refused:
+        done.append(f"{report.refused} refused")
+    if report.failed:
+        done.append(f"{report.failed} failed")
+    listed = f"{report.listed} file{'' if report.listed == 1 else 's'} listed"
+    message = f"{listed}: {', '.join(done)} in {report.seconds:.2f} s"
+    if report.errors and not report.failed:
+        message += f"; {len(report.errors)} error(s), the first: {report.errors[0]}"
+    if report.deletes_refused:
+        message += "; nothing deleted, because the run saw errors"
+    return message
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a sync got nothing done. ``s3``: S3 itself is the trouble (unreachable, no such
+    bucket, access denied): answered 503, worth a retry; else 502."""
+
+    reason: str
+    s3: bool
+
+
+def failure_of(report: SyncReport, diagnose: Diagnose | None) -> Failure:
+    """What S3 says now, else the run's first error."""
+    check = diagnose() if diagnose is not None else None
+    if check is not None and not check.ok:
+        return Failure(f"the sync failed: {check.message}", s3=check.status != "error")
+    first = report.errors[0] if report.errors else "every operation failed"
+    return Failure(f"the sync failed: {first}", s3=False)
 
 
 def result_of(report: SyncReport) -> SyncResult:
@@ -85,10 +124,14 @@ class SyncRunner:
         bucket: str | None,
         *,
         periodic: PeriodicSync | None = None,
+        diagnose: Diagnose | None = None,
+        activity: Activity | None = None,
     ) -> None:
         self.sink = sink
         self.bucket = bucket
         self.periodic = periodic
+        self.diagnose = diagnose
+        self.activity = activity
         self._s3 = s3
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -165,22 +208,33 @@ class SyncRunner:
         self._last = report
         return report
 
+    def failure(self, report: SyncReport) -> Failure:
+        """Why ``report``'s sync failed (it got nothing done), recorded for the status page."""
+        failure = failure_of(report, self.diagnose)
+        if self.activity is not None:
+            self.activity.error("sync", failure.reason)
+        return failure
+
     def _background(self, job: SyncJob, bucket: str) -> None:
         try:
             report = self._run_locked(job.prefix, bucket)
         except Exception as exc:  # the job reports it; the thread must not die silently
             log.exception("background full sync %s failed", job.job_id)
+            if self.activity is not None:
+                self.activity.error("sync", f"the sync broke off: {exc}")
             self._remember(
                 job.model_copy(update={"state": "failed", "finished_at": _now(), "error": str(exc)})
             )
-        else:
-            self._remember(
-                job.model_copy(
-                    update={"state": "done", "finished_at": _now(), "result": summary_of(report)}
-                )
-            )
+            return
         finally:
             self._lock.release()
+        summary = summary_of(report)
+        update: dict[str, object] = {"finished_at": _now(), "result": summary}
+        if summary.status == "failed":
+            update.update(state="failed", error=self.failure(report).reason)
+        else:
+            update["state"] = "done" if summary.status == "success" else "partial"
+        self._remember(job.model_copy(update=update))
 
     def _remember(self, job: SyncJob) -> None:
         with self._jobs_lock:

@@ -47,6 +47,28 @@ class Pong(BaseModel):
     timestamp: datetime
 
 
+class QueueStatus(BaseModel):
+    """The SQS queue the service polls itself (``BUCKETSYNC_QUEUE_URL``)."""
+
+    queue_url: str
+    running: bool
+    received: int = Field(description="Messages received since start.")
+    succeeded: int = Field(
+        description=(
+            "Messages done with and deleted from the queue: applied, or holding nothing to "
+            "apply (an s3:TestEvent)."
+        )
+    )
+    failed: int = Field(description="Messages not applied: back to the queue, later the DLQ.")
+    failing_polls: int = Field(description="Polls that failed in a row, up to now.")
+    last_error: str | None
+    last_error_at: datetime | None
+    last_poll_at: datetime | None
+
+
+S3Status = Literal["ok", "unreachable", "no_such_bucket", "access_denied", "error"]
+
+
 class Health(BaseModel):
     status: Literal["healthy", "unhealthy"]
     message: str
@@ -54,6 +76,15 @@ class Health(BaseModel):
     download_directory: str
     directory_writable: bool
     timestamp: datetime
+    s3_status: S3Status = Field(
+        description=(
+            "ok; unreachable (no answer, or throttled: retry); no_such_bucket; access_denied "
+            "(the credentials may not read the bucket); error (any other answer)."
+        )
+    )
+    queue: QueueStatus | None = Field(
+        default=None, description="The queue the service polls, when one is configured."
+    )
 
 
 class AuthInfo(BaseModel):
@@ -100,10 +131,21 @@ class SyncResult(SyncSummary):
     )
 
 
+class SyncFailure(Problem):
+    """A full sync that got nothing done: why, and what it saw."""
+
+    result: SyncResult
+
+
 class SyncJob(BaseModel):
     job_id: str
     prefix: str
-    state: Literal["running", "done", "failed"]
+    state: Literal["running", "done", "partial", "failed"] = Field(
+        description=(
+            "done: every operation succeeded; partial: some failed (see result); failed: "
+            "nothing could be done, or the run broke off (see error)."
+        )
+    )
     started_at: datetime
     finished_at: datetime | None = None
     error: str | None = None
@@ -137,6 +179,7 @@ class FileList(BaseModel):
 class NotificationCounters(BaseModel):
     received: int
     applied: int
+    ignored: int = Field(description="Bodies without object changes (an s3:TestEvent).")
     failed: int
 
 
@@ -149,3 +192,56 @@ class Stats(BaseModel):
     sync_running: bool
     last_sync: SyncSummary | None
     last_sync_source: Literal["api", "periodic"] | None
+    queue: QueueStatus | None = Field(
+        default=None, description="The queue the service polls, when one is configured."
+    )
+
+
+class ActivityMinute(BaseModel):
+    start: datetime
+    events: int = Field(description="Object changes the mirror was handed in this minute.")
+    applied: int
+    failed: int
+    lag_seconds_avg: float | None = Field(
+        description="From the event's time to its file written (or removed), on average."
+    )
+    lag_seconds_max: float | None
+
+
+class ActivityChange(BaseModel):
+    at: datetime
+    key: str
+    action: Literal["download", "delete"]
+    outcome: str = Field(description="applied, skipped, stale, rejected or failed.")
+    event: str | None = Field(description="The S3 event name, e.g. ObjectCreated:Put.")
+    lag_seconds: float | None
+
+
+class ActivityError(BaseModel):
+    at: datetime
+    source: str = Field(description="mirror, notification, queue or sync.")
+    key: str | None
+    message: str
+
+
+class LastSync(BaseModel):
+    status: Literal["success", "partial", "failed"]
+    message: str
+    source: Literal["api", "periodic"]
+    finished_at: datetime
+
+
+class ActivityView(BaseModel):
+    """The status page's feed: the mirror at a glance and the last hour, minute by minute."""
+
+    generated_at: datetime
+    bucket: str | None
+    objects: int = Field(description="Files the mirror holds.")
+    bytes: int = Field(description="Their size.")
+    last_sync: LastSync | None
+    sync_running: bool
+    notifications: NotificationCounters
+    queue: QueueStatus | None
+    minutes: list[ActivityMinute] = Field(description="The last hour, oldest first.")
+    changes: list[ActivityChange] = Field(description="Most recent first.")
+    errors: list[ActivityError] = Field(description="Most recent first.")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bucketsync.api.auth import Authenticated, read_body
 from bucketsync.api.deps import ServiceDep, problems
-from bucketsync.api.errors import NotFoundError
+from bucketsync.api.errors import RETRY_AFTER_SECONDS, NotFoundError
 from bucketsync.api.jobs import result_of
-from bucketsync.api.models import NotificationResult, SyncJob, SyncResult
+from bucketsync.api.models import NotificationResult, SyncFailure, SyncJob, SyncResult
 
 router = APIRouter(tags=["sync"])
 
@@ -35,7 +36,18 @@ NOTIFICATION_BODY = {
     responses={
         status.HTTP_200_OK: {"model": SyncResult, "description": "The sync ran (foreground)."},
         status.HTTP_202_ACCEPTED: {"model": SyncJob, "description": "The sync started."},
-        **problems(401, 403, 409, 422, 503),
+        **problems(401, 403, 409, 422),
+        status.HTTP_502_BAD_GATEWAY: {
+            "model": SyncFailure,
+            "description": "The sync got nothing done: S3 answered, but every operation failed.",
+        },
+        status.HTTP_503_SERVICE_UNAVAILABLE: {
+            "model": SyncFailure,
+            "description": (
+                "The sync got nothing done: S3 is unreachable, the bucket does not exist, or "
+                "access is denied (Retry-After)."
+            ),
+        },
     },
 )
 def sync(
@@ -47,17 +59,29 @@ def sync(
     background: Annotated[
         bool, Query(description="Answer 202 at once; GET /api/v1/sync/{job_id} tells the rest.")
     ] = False,
-) -> SyncResult | SyncJob:
+) -> SyncResult | SyncJob | JSONResponse:
     """Make the mirror equal the bucket (under ``prefix``): download, and remove what is gone.
 
-    One full sync at a time: 409 while one runs (this route's or the periodic one).
+    One full sync at a time: 409 while one runs (this route's or the periodic one). 200 when
+    it ran, ``status`` "success" or "partial" (some operations failed: see ``errors``); a sync
+    that got nothing done is 503 (S3 unreachable, no such bucket, access denied) or 502.
     """
     if background:
         job = service.runner.start(prefix)
         response.status_code = status.HTTP_202_ACCEPTED
         response.headers["Location"] = f"/api/v1/sync/{job.job_id}"
         return job
-    return result_of(service.runner.run(prefix))
+    report = service.runner.run(prefix)
+    result = result_of(report)
+    if result.status != "failed":
+        return result
+    failure = service.runner.failure(report)
+    # As api.errors answers what it is raised: S3's own trouble is 503, worth a retry.
+    return JSONResponse(
+        SyncFailure(detail=failure.reason, result=result).model_dump(mode="json"),
+        status_code=503 if failure.s3 else 502,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if failure.s3 else None,
+    )
 
 
 @router.get("/api/v1/sync/{job_id}", responses=problems(404))

@@ -136,11 +136,13 @@ def _service(settings: Settings, clients: Clients, engine: Engine) -> Iterator[i
     """The sync service over the worker's own mirror, so both see one state store."""
     # Imported here: FastAPI and uvicorn come with the [local] and [service] extras.
     from bucketsync.api import create_app  # noqa: PLC0415
-    from bucketsync.api.service import ServiceParts  # noqa: PLC0415
+    from bucketsync.api.service import ServiceParts, observe  # noqa: PLC0415
     from bucketsync.local.service import serving  # noqa: PLC0415
     from bucketsync.sinks.mirror import MirrorSink  # noqa: PLC0415
 
     mirror = next(sink for sink in engine.sinks if isinstance(sink, MirrorSink))
-    app = create_app(settings, parts=ServiceParts(engine, mirror, clients))
+    # The worker applies through the same engine: the status page sees what it does.
+    parts = ServiceParts(engine, mirror, clients, observe(engine, mirror))
+    app = create_app(settings, parts=parts)
     with serving(app, "127.0.0.1", settings.api_port) as port:
         yield port

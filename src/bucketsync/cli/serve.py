@@ -1,8 +1,10 @@
 """``bucketsync serve``: the HTTP sync service (FastAPI) on uvicorn, until SIGINT/SIGTERM.
 
 The service mirrors; it needs no DynamoDB table, so the catalog is off unless
-``BUCKETSYNC_CATALOG`` is set explicitly. Without an API token or HMAC secret its POST routes
-are open, so it refuses to listen anywhere but loopback (exit 2).
+``BUCKETSYNC_CATALOG`` is set explicitly. With a queue (``BUCKETSYNC_QUEUE_URL`` or
+``--queue-url``) it polls it for the bucket's events itself, so it needs neither the forwarding
+Lambda nor a ``bucketsync worker`` beside it. Without an API token or HMAC secret its POST
+routes are open, so it refuses to listen anywhere but loopback (exit 2).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ def run(
             help="Full sync at start and every sync_interval_hours.",
         ),
     ] = None,
+    queue_url: Annotated[
+        str | None,
+        typer.Option(help="SQS queue of the bucket's events to poll (BUCKETSYNC_QUEUE_URL)."),
+    ] = None,
 ) -> None:
     """Serve the mirror over HTTP: notifications in, files out, full syncs on demand."""
     # Imported here: FastAPI and uvicorn come with the [service] (or [local]) extra, and the
@@ -58,13 +64,16 @@ def run(
         mirror_dir=mirror_dir,
         bucket=bucket,
         periodic_sync=periodic_sync,
+        queue_url=queue_url,
         catalog=None if "BUCKETSYNC_CATALOG" in os.environ else False,
     )
     problem = binding_problem(settings, settings.api_host)
     if problem:
         typer.secho(f"error: {problem}", err=True, fg="red")
         raise typer.Exit(EXIT_USAGE)
-    app = create_app(settings)
+    # A configured queue is polled: a service that serves the mirror but hears no events
+    # would go stale until its next full sync, with nothing to say so.
+    app = create_app(settings, queue=settings.queue_url is not None)
     _share_logging()
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None)

@@ -2,7 +2,7 @@
 
     GetObject(IfMatch=etag | VersionId, ChecksumMode=ENABLED)   (aws.presigned: a presigned URL)
       → stream 1 MiB chunks into <dir>/.bucketsync-XXXX (MD5 alongside when it can be checked)
-      → fsync → mtime = LastModified → rename over <dir>/<name> → fsync <dir>
+      → fsync → mtime = LastModified → identity (fstat) → rename over <dir>/<name> → fsync <dir>
 
 Integrity: botocore checks S3's additional checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256)
 while the body is read and raises ``FlexibleChecksumError`` on a mismatch. Without one, the
@@ -22,7 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from stat import S_ISREG
+from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +31,7 @@ from bucketsync.aws.errors import error_code, translate
 from bucketsync.aws.presigned import Got, ObjectGetter
 from bucketsync.errors import RetryableError, SinkWriteError
 from bucketsync.sinks.mirror.paths import STATE_DIR
+from bucketsync.sinks.mirror.store import Entry, Identity
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class Fetched:
     size: int
     etag: str | None
     verified: str  # how the bytes were checked: "checksum", "md5" or "none"
+    identity: Identity  # of the file as renamed into place
 
 
 class TooLargeError(SinkWriteError):
@@ -157,12 +160,19 @@ def _write(
     )
     fd, temp = _open_temp(target)
     try:
-        size = _stream(got.body, fd, md5, where)
-        if size != length:
-            raise RetryableError(f"{where}: got {size} of {length} bytes")
-        if md5 is not None and md5.hexdigest() != got.etag:
-            raise RetryableError(f"{where}: MD5 {md5.hexdigest()} does not match etag {got.etag}")
-        _install(temp, target, mode, got.last_modified)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                size = _stream(got.body, out, md5, where)
+                if size != length:
+                    raise RetryableError(f"{where}: got {size} of {length} bytes")
+                if md5 is not None and md5.hexdigest() != got.etag:
+                    raise RetryableError(
+                        f"{where}: MD5 {md5.hexdigest()} does not match etag {got.etag}"
+                    )
+                identity = _finish(out.fileno(), target, mode, got.last_modified)
+        except OSError as exc:  # closing it: the writes map their own errors
+            raise _disk_error(exc, f"{where}: cannot write the file") from exc
+        _install(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -171,16 +181,27 @@ def _write(
     except OSError as exc:  # the file is in place; only the rename's durability is in doubt
         log.warning("cannot fsync %s: %s", target.parent, exc)
     verified = "checksum" if checksum else "md5" if md5 is not None else "none"
-    return Fetched(size, got.etag, verified)
+    return Fetched(size, got.etag, verified, identity)
 
 
-def _install(temp: Path, target: Path, mode: int, modified: object) -> None:
-    """Give the temporary file its mode and the object's time, and rename it over ``target``."""
+def _finish(fd: int, target: Path, mode: int, modified: object) -> Identity:
+    """Give the written file its mode and the object's time, and read back its identity.
+
+    Through the descriptor, so the identity is the very file renamed next (by its name, the
+    temporary file could be another by then)."""
     try:
-        os.chmod(temp, mode)
+        os.fchmod(fd, mode)
         if isinstance(modified, datetime):
             ns = int(modified.timestamp() * 1e9)
-            os.utime(temp, ns=(ns, ns))
+            os.utime(fd, ns=(ns, ns))
+        return Identity.of(os.fstat(fd))
+    except OSError as exc:
+        raise _disk_error(exc, f"cannot write {target}") from exc
+
+
+def _install(temp: Path, target: Path) -> None:
+    """Rename the finished temporary file over ``target``."""
+    try:
         os.replace(temp, target)
     except (IsADirectoryError, NotADirectoryError) as exc:
         raise ClashError(f"{target} is a directory (another key's)") from exc
@@ -207,18 +228,17 @@ def _open_temp(target: Path) -> tuple[int, Path]:
     raise RetryableError(f"{target.parent} keeps disappearing")
 
 
-def _stream(body: Any, fd: int, md5: Any, where: str) -> int:
-    """Copy the body into ``fd`` (closed on return) and fsync it; the bytes copied."""
+def _stream(body: Any, out: BinaryIO, md5: Any, where: str) -> int:
+    """Copy the body into ``out`` and fsync it; the bytes copied."""
     size = 0
     try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := body.read(CHUNK):
-                if md5 is not None:
-                    md5.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        while chunk := body.read(CHUNK):
+            if md5 is not None:
+                md5.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     except BotoCoreError as exc:
         # FlexibleChecksumError (a body that does not match S3's checksum), read timeouts and
         # cut connections alike: the same GET may well succeed next time.
@@ -226,6 +246,41 @@ def _stream(body: Any, fd: int, md5: Any, where: str) -> int:
     except OSError as exc:
         raise _disk_error(exc, f"{where}: cannot write the file") from exc
     return size
+
+
+def recheck(fd: int, entry: Entry) -> Identity | None:
+    """The identity of the open file ``fd`` if its content is the object ``entry`` names,
+    checked by MD5 against the etag; None if it is not, or cannot be checked (a multipart or
+    encrypted object's etag is no MD5). For rows written before identities were kept."""
+    try:
+        stat = os.fstat(fd)
+        if not (S_ISREG(stat.st_mode) and entry.etag and _MD5_ETAG.fullmatch(entry.etag)):
+            return None
+        if stat.st_size != entry.size:
+            return None
+        md5 = hashlib.md5(usedforsecurity=False)
+        offset = 0
+        while chunk := os.pread(fd, CHUNK, offset):
+            md5.update(chunk)
+            offset += len(chunk)
+        again = os.fstat(fd)
+    except OSError:
+        return None
+    if md5.hexdigest() != entry.etag or Identity.of(again) != Identity.of(stat):
+        return None  # another file, or one written to while it was read
+    return Identity.of(stat)
+
+
+def recheck_file(path: Path, entry: Entry) -> Identity | None:
+    """``recheck`` of the file at ``path`` (not followed if it is a link)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return recheck(fd, entry)
+    finally:
+        os.close(fd)
 
 
 def _disk_error(exc: OSError, message: str) -> RetryableError | SinkWriteError:

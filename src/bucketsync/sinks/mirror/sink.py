@@ -38,10 +38,11 @@ from bucketsync.sinks.mirror.download import (
     TooLargeError,
     fetch,
     file_mode,
+    recheck_file,
 )
 from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
 from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of, local_path
-from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, MirrorStore
+from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, Identity, MirrorStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -199,7 +200,8 @@ class MirrorSink:
         clash = self._clash(path)
         if clash:
             return self._refuse(update, relative, clash)
-        if self.skip_existing and held is not None and _unchanged(held, update, path):
+        kept = _unchanged(held, update, path) if self.skip_existing and held is not None else None
+        if held is not None and kept is not None:
             self.store.record(
                 key,
                 path=relative,
@@ -207,6 +209,7 @@ class MirrorSink:
                 stamp=update.stamp,
                 size=held.size,
                 etag=held.etag,
+                identity=kept,
             )
             self._count("skipped")
             return Outcome.SKIPPED
@@ -227,6 +230,7 @@ class MirrorSink:
             stamp=update.stamp,
             size=fetched.size,
             etag=fetched.etag,
+            identity=fetched.identity,
         )
         self._count("downloaded")
         self._count("bytes", fetched.size)
@@ -359,15 +363,19 @@ def _on_disk(root: Path, entry: Entry) -> bool:
         return False
 
 
-def _unchanged(held: Entry, update: Update, path: Path) -> bool:
-    """The store holds this size and etag, and the file is still there with that size."""
+def _unchanged(held: Entry, update: Update, path: Path) -> Identity | None:
+    """The file's identity if the store holds this size and etag and the file is still the one
+    the mirror wrote (the download can be skipped); None if it must be downloaded again."""
     state = update.state
     if not (held.on_disk and state.etag and held.etag == state.etag and held.size == state.size):
-        return False
+        return None
+    if held.identity is None:  # a row from before identities were kept: its content decides
+        return recheck_file(path, held)
     try:
-        return path.stat().st_size == held.size
+        found = Identity.of(os.stat(path, follow_symlinks=False))
     except OSError:
-        return False
+        return None
+    return held.identity if found == held.identity else None
 
 
 def _name(root: Path, path: Path) -> str:
