@@ -3,7 +3,7 @@
     BucketSyncError
     ├── MalformedEventError      poison: the input can never be processed; retrying is useless
     ├── MalformedFileError       a data file that cannot be parsed at all (bad rows are values)
-    ├── ConfigurationError       fatal: settings are wrong; stop and say which
+    ├── ConfigurationError       settings or environment wrong (no table, denied); say which
     ├── RetryableError           transient: throttling, timeouts, 5xx; retry the same input later
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
     └── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
@@ -13,9 +13,24 @@ botocore's ``ClientError`` is caught only where an AWS call is made, and transla
 above it only ever see these types.
 Stale and duplicate changes are *not* errors: they are normal outcomes of at-least-once,
 out-of-order delivery and are reported as such by the sinks.
+
+Whose fault a failed message is (``fault_of``, the one place that decides) tells the runtimes
+what to do with it; the type is the first clue, the operating-system error under it the last
+word (a full disk is nobody's message's fault, whatever error type carries it):
+
+    Fault.POISON          the message's: it fails alone and reaches the DLQ after the queue's
+                          receives (malformed events and files, a refused item, a bug)
+    Fault.CONFIGURATION   ours, lasting until someone acts: table, queue or bucket missing,
+                          access denied, a read-only mirror. Keep the message; stop or pause
+    Fault.TRANSIENT       ours, passing: throttling, 5xx, timeouts, a full disk. Keep the
+                          message; retry it with backoff
 """
 
 from __future__ import annotations
+
+import errno
+import sqlite3
+from enum import Enum
 
 
 class BucketSyncError(Exception):
@@ -66,3 +81,64 @@ class RefusingToDeleteError(BucketSyncError):
 def is_retryable(exc: BaseException) -> bool:
     """The one place that decides whether a failure is worth retrying."""
     return isinstance(exc, RetryableError)
+
+
+class Fault(Enum):
+    """Whose fault a failure is: see the module's docstring."""
+
+    POISON = "poison"
+    CONFIGURATION = "configuration"
+    TRANSIENT = "transient"
+
+    @property
+    def ours(self) -> bool:
+        """Not the message's: the message must be kept, not spent on retries."""
+        return self is not Fault.POISON
+
+
+# A read-only or forbidden file system stays so until someone acts; a full one (or a quota, a
+# failing device) until space is freed, which may happen without us.
+_LASTING_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_PASSING_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.ENOMEM})
+# SQLite (the mirror's state store) says the same with its own primary result codes.
+# SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_AUTH, SQLITE_NOTADB: a damaged or
+# unreachable store is ours, never the message's (the mirror's store rebuilds itself).
+_SQLITE_LASTING = frozenset({8, 11, 14, 23, 26})
+_SQLITE_PASSING = frozenset({5, 6, 10, 13})  # SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL
+
+
+def fault_of(exc: BaseException) -> Fault:
+    """Whose fault ``exc`` is: the one decision every runtime acts on.
+
+    The cause chain is searched for an operating-system (or SQLite) error first: the disk
+    behaves the same whichever layer wrapped its error. Otherwise the type decides; anything
+    unclassified (a refused item, a bug) is the message's, so it can never hold the queue.
+    """
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno is not None:
+            if link.errno in _LASTING_ERRNOS:
+                return Fault.CONFIGURATION
+            if link.errno in _PASSING_ERRNOS:
+                return Fault.TRANSIENT
+        if isinstance(link, sqlite3.Error):
+            code = getattr(link, "sqlite_errorcode", None)
+            primary = code & 0xFF if isinstance(code, int) else None
+            if primary in _SQLITE_LASTING:
+                return Fault.CONFIGURATION
+            if primary in _SQLITE_PASSING:
+                return Fault.TRANSIENT
+    if isinstance(exc, ConfigurationError):
+        return Fault.CONFIGURATION
+    if isinstance(exc, RetryableError | TimeoutError | ConnectionError):
+        return Fault.TRANSIENT
+    return Fault.POISON
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, cycles cut."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and all(link is not other for other in seen):
+        seen.append(link)
+        link = link.__cause__ or link.__context__
+    return seen

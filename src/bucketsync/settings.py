@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bucketsync import redact
+from bucketsync.errors import ConfigurationError
+from bucketsync.routes import parse_routes
 
 ORDERING_MODES = ("auto", "sequencer", "observed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -288,6 +291,39 @@ class Settings(BaseSettings):
                 f"is {len(value.get_secret_value())} characters: at least {MIN_SECRET_LENGTH} "
                 "are needed to resist guessing (e.g. `openssl rand -hex 32`)"
             )
+        return value
+
+    @field_validator("endpoint_url", mode="before")
+    @classmethod
+    def _empty_endpoint_is_unset(cls, value: Any) -> Any:
+        """``BUCKETSYNC_ENDPOINT_URL=`` means real AWS, as unset does."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        """botocore takes ``127.0.0.1:5000`` and fails at the first call, deep in a stack
+        trace; say what is wrong where the setting is read."""
+        if value is None:
+            return value
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{redact.url(value)!r} is not an http:// or https:// URL with a host "
+                "(e.g. http://127.0.0.1:5000)"
+            )
+        return value.strip()
+
+    @field_validator("routes")
+    @classmethod
+    def _routes_parse(cls, value: str | None) -> str | None:
+        """Rules that cannot parse are refused at start (and by ``bucketsync config``), not
+        at the first object they would have matched."""
+        if value is not None and value.strip():
+            try:
+                parse_routes(value, source="")
+            except ConfigurationError as exc:  # named by the field already: no source twice
+                raise ValueError(str(exc).removeprefix(": ")) from None
         return value
 
     @field_validator("log_level")

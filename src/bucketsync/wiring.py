@@ -11,10 +11,11 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
-from bucketsync.engine.ports import Sink
+from bucketsync.engine.ports import Listable, Sink
 from bucketsync.errors import ConfigurationError
 from bucketsync.reconcile.run import ReconciledSink
 from bucketsync.routes import load_routes
+from bucketsync.runtimes.schedule import HOUR, ReconcileSchedule, march_sinks
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
@@ -36,6 +37,8 @@ def build_mirror(settings: Settings, clients: Clients) -> MirrorSink | None:
         skip_existing=settings.skip_existing,
         concurrency=settings.concurrency,
         read_timeout=settings.download_timeout_seconds,
+        bucket=settings.bucket,
+        tombstone_ttl_days=settings.tombstone_ttl_days,
     )
 
 
@@ -121,14 +124,57 @@ def build_worker(
     queue = queue_url or settings.queue_url
     if not queue:
         raise ConfigurationError("no queue: pass --queue-url or set BUCKETSYNC_QUEUE_URL")
+    engine = engine or build_engine(settings, clients)
     return Worker(
-        engine or build_engine(settings, clients),
+        engine,
         clients.sqs,
         queue,
         threads=threads or settings.worker_threads,
         wait_time_seconds=settings.wait_time_seconds,
         visibility_timeout=settings.visibility_timeout,
+        reconcile=_worker_reconcile(settings, clients, engine),
+        context=writes_to(settings, engine),
     )
+
+
+def _worker_reconcile(
+    settings: Settings, clients: Clients, engine: Engine
+) -> ReconcileSchedule | None:
+    """The worker's reconcile of the engine's own sinks (one mirror and state store, not two):
+    on ``reconcile_interval_hours``, and after a lasting fault; it needs the bucket."""
+    interval = settings.reconcile_interval_hours
+    if not settings.bucket:
+        if interval is not None:
+            raise ConfigurationError(
+                "BUCKETSYNC_RECONCILE_INTERVAL_HOURS is set but no bucket to reconcile: set "
+                "BUCKETSYNC_BUCKET (or S3_BUCKET_NAME)"
+            )
+        return None
+    sinks = [sink for sink in engine.sinks if isinstance(sink, Listable)]
+    if not sinks:
+        return None
+    mirror_only = all(sink.name == "mirror" for sink in sinks)
+    run = march_sinks(
+        clients.s3,
+        settings.bucket,
+        sinks,
+        prefix=settings.mirror_prefix if mirror_only else "",
+        shards=settings.reconcile_shards,
+        workers=settings.reconcile_workers,
+        page_size=settings.reconcile_page_size,
+        lookup=engine.source,
+    )
+    return ReconcileSchedule(run, None if interval is None else interval * HOUR)
+
+
+def writes_to(settings: Settings, engine: Engine) -> str:
+    """Where the engine writes (table, mirror), for the lines that say why a runtime paused
+    or failed."""
+    names = {sink.name for sink in engine.sinks}
+    where = [f"catalog table {settings.table!r}"] if "catalog" in names else []
+    if "mirror" in names and settings.mirror_dir:
+        where.append(f"mirror {settings.mirror_dir}")
+    return ", ".join(where)
 
 
 SINK_NAMES = ("catalog", "records", "mirror")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,3 +228,68 @@ def test_tables_show_keys_with_square_brackets_literally(bracketed: Catalogued) 
     assert "reports/brackets/x[/].txt" in listing.stdout
     assert one.exit_code == 0, one.output
     assert BRACKETS in one.stdout
+
+
+# --- a page at a time, in 80 columns (issue 15, item 6) --------------------------------------
+
+
+def ls_page(catalogued: Catalogued, *args: str, columns: str = "250") -> Result:
+    return CliRunner().invoke(
+        app,
+        [
+            *("--endpoint-url", catalogued.endpoint_url, "--table", catalogued.stack.table),
+            *("catalog", "ls", *args),
+        ],
+        env={
+            "BUCKETSYNC_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+            "BUCKETSYNC_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+            "COLUMNS": columns,
+            "FORCE_COLOR": None,
+            "TTY_COMPATIBLE": None,
+        },
+    )
+
+
+def test_ls_pages_with_limit_and_continues_after_the_last_key(catalogued: Catalogued) -> None:
+    # WHEN the prefix is listed two keys at a time, each page continued where the last said
+    seen: list[str] = []
+    after: list[str] = []
+    for _ in range(len(UNDER_PREFIX)):
+        page = ls_page(catalogued, catalogued.uri(PREFIX), "--json", "--limit", "2", *after)
+        assert page.exit_code == 0, page.output
+        keys = [i["object_key"] for i in json_lines(page.stdout)]
+        assert len(keys) <= 2
+        seen += keys
+        if "--after" not in page.stderr:
+            break
+        # THEN the continuation names the last key shown, quoted for a shell
+        (hint,) = page.stderr.splitlines()
+        after = ["--after", shlex.split(hint.split("--after", 1)[1])[0]]
+        assert after[1] == keys[-1]
+    # AND the pages together are the listing: every key once, in key order
+    assert seen == sorted(UNDER_PREFIX)
+
+
+def test_ls_table_shows_a_page_and_says_more_follow(catalogued: Catalogued) -> None:
+    result = ls_page(catalogued, catalogued.uri(PREFIX), "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert "3 object(s), more follow" in result.stdout
+    assert f"--after {shlex.quote(sorted(UNDER_PREFIX)[2])}" in result.stderr
+    everything = ls_page(catalogued, catalogued.uri(PREFIX), "--limit", "0")
+    assert f"{len(UNDER_PREFIX)} object(s)" in everything.stdout
+    assert everything.stderr == ""
+
+
+def test_ls_after_a_key_outside_the_prefix(catalogued: Catalogued) -> None:
+    before = ls_page(catalogued, catalogued.uri(PREFIX), "--json", "--after", "a")
+    past = ls_page(catalogued, catalogued.uri(PREFIX), "--json", "--after", "z")
+    assert [i["object_key"] for i in json_lines(before.stdout)] == sorted(UNDER_PREFIX)
+    assert past.exit_code == 0 and past.stdout == ""
+
+
+def test_ls_table_fits_80_columns(catalogued: Catalogued) -> None:
+    result = ls_page(catalogued, catalogued.uri(PREFIX), columns="80")
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert f"{len(UNDER_PREFIX)} object(s)" in result.stdout
+    assert "reports/2024/a+b=c.csv" in result.stdout  # a short key stays whole

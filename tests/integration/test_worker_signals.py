@@ -82,11 +82,11 @@ def console_script() -> str:
 @pytest.fixture
 def start_worker(
     emulator: Emulator, stack: Stack, tmp_path: Path
-) -> Iterator[Callable[[], WorkerProcess]]:
+) -> Iterator[Callable[..., WorkerProcess]]:
     """Starts ``bucketsync worker`` processes; any still running at teardown is killed."""
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
+    def start(**extra: str) -> WorkerProcess:
         environment = dict(os.environ)  # the session's: fake credentials, no BUCKETSYNC_*
         environment.update(settings_for(emulator))
         environment.update(
@@ -98,6 +98,7 @@ def start_worker(
             BUCKETSYNC_LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
         )
+        environment.update(extra)
         log = tmp_path / f"worker-{len(started)}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
@@ -140,7 +141,7 @@ def remove_test_event(clients: Clients, stack: Stack) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_worker_process_stops_cleanly_on_a_stop_signal(
     signum: signal.Signals,
-    start_worker: Callable[[], WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
     clients: Clients,
     stack: Stack,
 ) -> None:
@@ -162,8 +163,23 @@ def test_worker_process_stops_cleanly_on_a_stop_signal(
     assert queue_counts(clients, stack.queue_url) == (0, 0)
 
 
+def test_sigterm_during_the_default_long_poll_stops_within_two_seconds(
+    start_worker: Callable[..., WorkerProcess], clients: Clients, stack: Stack
+) -> None:
+    # GIVEN a worker idle in SQS's 20-second long poll (its default), on an empty queue
+    remove_test_event(clients, stack)
+    worker = start_worker(BUCKETSYNC_WAIT_TIME_SECONDS="20")
+    worker.wait_until_ready()
+    time.sleep(1.0)  # well inside the long poll
+    # WHEN it is sent SIGTERM
+    status, took = worker.stop(signal.SIGTERM)
+    # THEN it exits 0 within two seconds, not at the end of the poll
+    assert status == 0, worker.output()
+    assert took < 2.0, f"took {took:.1f} s to stop:\n{worker.output()}"
+
+
 def test_messages_in_flight_at_sigterm_are_applied_or_redelivered(
-    start_worker: Callable[[], WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
     settings: Settings,
     clients: Clients,
     stack: Stack,

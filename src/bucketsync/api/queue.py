@@ -21,7 +21,7 @@ from bucketsync.api.activity import Activity
 from bucketsync.api.models import QueueStatus
 from bucketsync.aws.clients import Clients
 from bucketsync.engine.pipeline import Engine
-from bucketsync.runtimes.worker import Worker
+from bucketsync.runtimes.worker import STOP_GRACE_SECONDS, Worker
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_worker
 
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 5
 MAX_BACKOFF_SECONDS = 30.0
 UNHEALTHY_AFTER = 2  # polls failed in a row: one is a blip, two is an outage
-JOIN_MARGIN_SECONDS = 10.0  # beyond the long poll: a batch being applied finishes
 
 
 class QueueFeed:
@@ -67,14 +66,14 @@ class QueueFeed:
         )
 
     def stop(self) -> None:
-        """Finish the batches in flight, then return; a poll under way ends within its wait."""
+        """Finish the batches being applied, hand back what is held, and return: a thread
+        still in a long poll is left behind (a daemon) and hands back what it gets."""
         self._stop.set()
-        deadline = time.monotonic() + self.worker.wait_time_seconds + JOIN_MARGIN_SECONDS
+        self.worker.inflight.wait_idle()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        alive = [thread.name for thread in self._threads if thread.is_alive()]
-        if alive:
-            log.warning("queue threads still busy at stop: %s", ", ".join(alive))
+        self.worker.close()
 
     @property
     def running(self) -> bool:
@@ -103,7 +102,7 @@ class QueueFeed:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                cycle = self.worker.poll_once()
+                cycle = self.worker.poll_once(stop=self._stop)
             except Exception as exc:  # a queue outage must not end the polling
                 failing = self._failed(exc)
                 self._stop.wait(min(MAX_BACKOFF_SECONDS, 0.5 * 2**failing))

@@ -138,6 +138,22 @@ def describe_indexes(client: DynamoDBClient, table: str) -> set[str]:
     return {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
 
 
+def key_schema(client: DynamoDBClient, table: str) -> tuple[str, ...] | None:
+    """The table's key attributes, partition key first then the sort key if it has one;
+    ``None`` when there is no such table."""
+    try:
+        description = client.describe_table(TableName=table)["Table"]
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            return None
+        raise translate(exc, f"DescribeTable {table}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, f"DescribeTable {table}") from exc
+    order = {"HASH": 0, "RANGE": 1}
+    keys = sorted(description.get("KeySchema", []), key=lambda k: order.get(k["KeyType"], 2))
+    return tuple(k["AttributeName"] for k in keys)
+
+
 class ConditionalWriter:
     """Writes batches of ``ConditionalPut`` with as few requests as correctness allows."""
 

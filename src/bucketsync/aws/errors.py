@@ -1,8 +1,21 @@
-"""The one place botocore's exceptions become bucketsync's (``raise ... from exc``)."""
+"""The one place botocore's exceptions become bucketsync's (``raise ... from exc``).
+
+The type chosen is what ``bucketsync.errors.fault_of`` reads: ``RetryableError`` (ours,
+passing), ``ConfigurationError`` (ours, lasting: the worker pauses on it rather than spend the
+message) and ``SinkWriteError`` (the message's own: it fails alone).
+"""
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 from bucketsync.errors import (
     BucketSyncError,
@@ -26,8 +39,16 @@ RETRYABLE_CODES = frozenset(
         "RequestTimeout",
         "RequestTimeoutException",
         "PreconditionFailed",  # the object changed between two reads: read again
+        "LimitExceededException",
+        "TooManyRequestsException",
+        "ServiceUnavailableException",
+        "RequestThrottled",  # SQS
+        "OverLimit",  # SQS: too many messages in flight
+        "KMS.ThrottlingException",
     }
 )
+# One object's own state, though S3 answers 403 for it: not the table's, not the role's.
+MESSAGE_CODES = frozenset({"InvalidObjectState"})
 CONFIGURATION_CODES = frozenset(
     {
         "AccessDenied",
@@ -39,6 +60,13 @@ CONFIGURATION_CODES = frozenset(
         "NoSuchBucket",
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "MissingAuthenticationToken",
+        "InvalidSignatureException",
+        "KMS.DisabledException",
+        "KMS.NotFoundException",
     }
 )
 
@@ -58,9 +86,14 @@ def translate(exc: Exception, action: str) -> BucketSyncError:
         message = f"{action}: {code or status}: {exc.response.get('Error', {}).get('Message', '')}"
         if code in RETRYABLE_CODES or status >= 500 or status == 429:
             return RetryableError(message)
+        if code in MESSAGE_CODES:  # an archived object: the message's, not a permission
+            return SinkWriteError(message)
         if code in CONFIGURATION_CODES or status == 403:
             return ConfigurationError(message)
         return SinkWriteError(message)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        # Nobody configured them: no retry will find them.
+        return ConfigurationError(f"{action}: {exc}")
     if isinstance(exc, ConnectionError | HTTPClientError | BotoCoreError):
         return RetryableError(f"{action}: {exc}")
     return BucketSyncError(f"{action}: {exc}")

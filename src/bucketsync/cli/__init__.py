@@ -7,7 +7,7 @@ import sys
 import typer
 
 from bucketsync.cli.app import app
-from bucketsync.errors import BucketSyncError, ConfigurationError, MalformedEventError
+from bucketsync.cli.exits import EXIT_SOFTWARE, debugging, explain
 
 __all__ = ["app", "main"]
 
@@ -15,12 +15,9 @@ __all__ = ["app", "main"]
 def main() -> None:
     try:
         app()
-    except ConfigurationError as exc:
-        typer.secho(f"configuration error: {exc}", err=True, fg="red")
-        sys.exit(78)  # EX_CONFIG
-    except MalformedEventError as exc:
-        typer.secho(f"malformed input: {exc}", err=True, fg="red")
-        sys.exit(65)  # EX_DATAERR
-    except BucketSyncError as exc:
-        typer.secho(f"error: {exc}", err=True, fg="red")
-        sys.exit(1)
+    except Exception as exc:  # every error a person meets: one line and a status (cli.exits)
+        code, line = explain(exc)
+        if code == EXIT_SOFTWARE and debugging():
+            raise  # a bug, and its traceback was asked for
+        typer.secho(line, err=True, fg="red")
+        sys.exit(code)

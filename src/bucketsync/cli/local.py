@@ -13,11 +13,13 @@ from rich.console import Console
 from rich.panel import Panel
 
 from bucketsync.aws.clients import Clients
+from bucketsync.cli.common import usable_directory
+from bucketsync.cli.processed import Processed
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
 from bucketsync.routes import load_routes
-from bucketsync.runtimes.worker import install_signal_handlers
+from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_engine, build_worker
 
@@ -87,18 +89,26 @@ def up(
             settings = settings.override(
                 mirror_dir=mirror_dir or settings.mirror_dir or "bucketsync-mirror"
             )
+        if settings.mirror_dir:
+            # Absolute, so the line below works from any directory; checked before it starts.
+            where = "--mirror-dir (BUCKETSYNC_MIRROR_DIR)"
+            root = usable_directory(settings.mirror_dir, where).resolve()
+            settings = settings.override(mirror_dir=str(root))
         env = {
             **settings_for(emulator),
+            "BUCKETSYNC_BUCKET": stack.bucket,
             "BUCKETSYNC_TABLE": stack.table,
             "BUCKETSYNC_QUEUE_URL": stack.queue_url,
             "BUCKETSYNC_WRITE_MODE": settings.write_mode,
             "BUCKETSYNC_ORDERING": settings.ordering,
+            **({"BUCKETSYNC_MIRROR_DIR": settings.mirror_dir} if settings.mirror_dir else {}),
         }
+        mirror_line = f"\nmirror    {settings.mirror_dir}" if settings.mirror_dir else ""
         console.print(
             Panel(
                 f"endpoint  {emulator.endpoint_url}\nbucket    {stack.bucket}\n"
                 f"queue     {stack.queue_url}\ndlq       {stack.dlq_url}\n"
-                f"table     {stack.table}",
+                f"table     {stack.table}{mirror_line}",
                 title="bucketsync local stack — Ctrl-C to stop",
             )
         )
@@ -112,6 +122,8 @@ def up(
             soft_wrap=True,
             highlight=False,
         )
+        if settings.mirror_dir:
+            console.print(f"# ls {settings.mirror_dir}", soft_wrap=True, highlight=False)
         console.file.flush()
         stop = threading.Event()
         install_signal_handlers(stop)
@@ -126,7 +138,8 @@ def up(
                     soft_wrap=True,
                     highlight=False,
                 )
-            stats = worker.run(stop)
+            with Processed(console, worker):
+                stats = worker.run(stop)
         engine.close()
         console.print(f"stopped: applied {stats.succeeded} messages, {stats.failed} failed")
 

@@ -1,4 +1,8 @@
-"""``bucketsync worker``: poll SQS and apply every change until SIGINT/SIGTERM."""
+"""``bucketsync worker``: poll SQS and apply every change until SIGINT/SIGTERM.
+
+A fault that is ours (a missing table, a full mirror disk) pauses it, saying why, until it
+clears; with ``--drain`` a configuration fault stops it instead: exit status 78 (EX_CONFIG).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bucketsync.runtimes.worker import install_signal_handlers
+from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
 from bucketsync.wiring import build_worker
 
@@ -30,12 +34,19 @@ def run(
     worker = build_worker(settings)
     stop = threading.Event()
     install_signal_handlers(stop)
-    if drain:
-        stats = worker.drain(timeout=None, stop=stop)
-    else:
-        log.info("polling %s with %d threads", settings.queue_url, settings.worker_threads)
-        stats = worker.run(stop)
-    worker.engine.close()
+    try:
+        if drain:
+            # A configuration fault raises here (exit 78, one line saying why): a one-shot
+            # run stops rather than wait for someone to fix it.
+            stats = worker.drain(timeout=None, stop=stop)
+        else:
+            log.info("polling %s with %d threads", settings.queue_url, settings.worker_threads)
+            if worker.reconcile is not None and worker.reconcile.interval is not None:
+                hours = worker.reconcile.interval / 3600
+                log.info("reconciling %s at start and every %g h", settings.bucket, hours)
+            stats = worker.run(stop)
+    finally:
+        worker.engine.close()
     typer.echo(
         f"received {stats.received}, applied {stats.succeeded}, failed {stats.failed}",
         err=True,

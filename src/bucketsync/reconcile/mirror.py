@@ -8,6 +8,13 @@ listing error, or a cancel, and nothing is deleted in that run. This module only
 reconcile's report into a ``SyncReport`` (counts, per-key details) and counts the files under
 the root that the mirror did not write (a user's: never touched; an interrupted download's
 temporary file older than an hour: removed).
+
+A full sync is also how a lost state store is rebuilt (``rebuild``, which the sink runs before
+its next batch of events; see ``sinks.mirror.guard``): the store is checked first (put back if
+it was deleted under us, set aside if corrupt), the rows the mirror's marks bring back are in
+it, and the march adopts the files that already hold their objects and removes those whose
+objects are gone. A run over the mirror's whole prefix that listed everything and deleted
+what it had to clears the store's rebuild.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import Outcome, Update
-from bucketsync.errors import ConfigurationError, RefusingToDeleteError
+from bucketsync.errors import ConfigurationError, RefusingToDeleteError, RetryableError
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import SinkDrift
 from bucketsync.reconcile.run import Options, Reconciler
@@ -59,6 +66,7 @@ class SyncReport:
     details: list[SyncDetail] = field(default_factory=list)
     seconds: float = 0.0
     refused: int = 0  # keys that cannot be written safely (see the details for why)
+    adopted: int = 0  # of the skipped: files already there that hold their objects, taken
     untracked: int = 0  # files under the root the mirror did not write: left alone
     started_at: float = 0.0
 
@@ -99,7 +107,50 @@ def full_sync(
     ``progress(done, total)`` is called as objects are settled (total grows with the listing).
     ``cancel`` stops the run early: nothing more is started and nothing is deleted.
     """
+    sink.guard.check()
+    return _sync(
+        sink,
+        s3,
+        bucket,
+        prefix=prefix,
+        clock=clock,
+        progress=progress,
+        cancel=cancel,
+        page_size=page_size,
+    )
+
+
+def rebuild(sink: MirrorSink, s3: S3Client, bucket: str) -> SyncReport:
+    """The full sync that rebuilds the sink's store (the sink's guard calls it, holding its
+    batches back meanwhile); raises ``RetryableError`` if the run could not finish, so the
+    batch that waits for it fails as ours and the rebuild is tried again before the next."""
+    report = _sync(sink, s3, bucket, prefix=sink.prefix)
+    if sink.store.rebuild_reason:
+        first = report.errors[0] if report.errors else "the run did not finish"
+        raise RetryableError(f"the mirror's state store is not rebuilt yet: {first}")
+    log.warning(
+        "the mirror's state store is rebuilt: %d adopted, %d downloaded, %d removed",
+        report.adopted,
+        report.downloaded,
+        report.deleted,
+    )
+    return report
+
+
+def _sync(
+    sink: MirrorSink,
+    s3: S3Client,
+    bucket: str,
+    *,
+    prefix: str,
+    clock: ObservationClock | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+    page_size: int = 1000,
+) -> SyncReport:
     report = SyncReport(started_at=time.time())
+    owed = sink.store.rebuild_reason  # this run clears it if it covers the mirror, whole
+    adopted = sink.counters()["adopted"]
     began = time.monotonic()
     listing = S3Listing(s3, bucket, scope_of(sink.prefix, prefix), clock=clock, page_size=page_size)
     reconciler = Reconciler(
@@ -118,6 +169,10 @@ def full_sync(
     report.deletes_refused = result.deletes_refused is not None or bool(result.errors)
     for message in result.errors:
         report.error(message)
+    report.adopted = sink.counters()["adopted"] - adopted  # events may adopt meanwhile: roughly
+    whole = scope_of(sink.prefix, prefix) == sink.prefix and not (cancel and cancel.is_set())
+    if owed and whole and not report.deletes_refused and sink.store.rebuild_reason == owed:
+        sink.store.rebuilt()
     if not (cancel and cancel.is_set()):
         report.untracked = count_untracked(sink.root, sink.store)
     report.seconds = time.monotonic() - began

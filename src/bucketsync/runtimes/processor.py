@@ -47,3 +47,16 @@ class EngineBatchProcessor(BatchProcessor):
             exc_info = (type(error), error, error.__traceback__)
             results.append(self.failure_handler(record=data, exception=exc_info))
         return results
+
+
+def as_lambda_record(message: Any) -> dict[str, Any]:
+    """An SQS ReceiveMessage entry in the shape Lambda's SQS event uses."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+    }

@@ -1,41 +1,64 @@
 """The local worker: long-polls SQS with a few threads and runs the same batch processor.
 
-A message is deleted only once the engine applied it. A failed message is made visible again
-with a backoff (at once for a malformed one, which no retry can fix), so the queue's redrive
-policy moves it to the DLQ after ``maxReceiveCount`` receives and the rest keep flowing.
+A message is deleted only once the engine applied it. One that failed goes where its fault
+(``errors.fault_of``) sends it:
+
+* the message's own (poison): handed back at once, so the queue's redrive policy moves it to
+  the DLQ after ``maxReceiveCount`` receives while the rest keep flowing;
+* ours (a configuration or a transient fault: a missing table, a full disk, throttling): held.
+  The worker keeps it out of sight and tries it again itself, with backoff, while it takes no
+  new message (``runtimes.pause``); its receive count does not grow, so the fault reaches no
+  DLQ however long it lasts. ``drain`` (a one-shot run) stops on a configuration fault instead,
+  saying why, and hands the messages back.
+
+Every message taken is kept out of sight by a heartbeat until it is deleted or handed back
+(``runtimes.visibility``), so a batch slower than the visibility timeout is not handed to
+another consumer meanwhile. After a lasting fault clears, the worker's reconcile runs once
+(``runtimes.schedule``), as it does on its interval.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import translate
 from bucketsync.engine.pipeline import Engine
-from bucketsync.errors import is_retryable
-from bucketsync.runtimes.processor import EngineBatchProcessor
+from bucketsync.errors import ConfigurationError, Fault, fault_of
+from bucketsync.runtimes.pause import Action, Pause, Resumed
+from bucketsync.runtimes.processor import EngineBatchProcessor, as_lambda_record
+from bucketsync.runtimes.schedule import ReconcileSchedule
+from bucketsync.runtimes.stopping import InFlight
+from bucketsync.runtimes.visibility import (
+    Heartbeat,
+    backoff_seconds,
+    change_visibility,
+    delete_messages,
+    queue_visibility_timeout,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 300
+LASTING_SECONDS = 60.0  # a pause this long was no blip: reconcile once it is over
+PAUSED_WAIT_SECONDS = 5.0
+STOP_GRACE_SECONDS = 0.5  # after a stop, for a receive that returned meanwhile to hand back
+Record = dict[str, Any]
 
 
 @dataclass
 class WorkerStats:
     received: int = 0
     succeeded: int = 0
-    failed: int = 0
+    failed: int = 0  # handed back unapplied: poison, or given up on
     empty_polls: int = 0
 
     def add(self, other: WorkerStats) -> None:
@@ -56,7 +79,12 @@ class Worker:
         wait_time_seconds: int = 20,
         max_messages: int = 10,
         visibility_timeout: int | None = None,
+        reconcile: ReconcileSchedule | None = None,
+        context: str = "",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``reconcile``: run on its schedule by ``run``, and after a lasting fault clears.
+        ``context`` says where the worker writes (table, mirror), for the lines naming a fault."""
         self.engine = engine
         self.sqs = sqs
         self.queue_url = queue_url
@@ -64,14 +92,47 @@ class Worker:
         self.wait_time_seconds = wait_time_seconds
         self.max_messages = max_messages
         self.visibility_timeout = visibility_timeout  # None: the queue's own
+        self.reconcile = reconcile
+        self.context = context
         self.stats = WorkerStats()
+        self.pause = Pause(clock=clock)
+        self.lasting_seconds = LASTING_SECONDS
+        self._clock = clock
         self._lock = threading.Lock()
+        self._held: list[Record] = []  # failed for a fault of ours, kept out of sight
+        self._heartbeat: Heartbeat | None = None
+        self._draining = False
+        self._nap = threading.Event()  # never set: a pause's wait when no stop is given
+        self.inflight = InFlight()
 
-    # -- one cycle --------------------------------------------------------------------------
+    # -- one step ---------------------------------------------------------------------------
 
-    def poll_once(self, wait_time_seconds: int | None = None) -> WorkerStats:
-        """Receive one batch, apply it, delete what succeeded. Returns this cycle's counts."""
+    def poll_once(
+        self, wait_time_seconds: int | None = None, *, stop: threading.Event | None = None
+    ) -> WorkerStats:
+        """One step: receive a batch, apply it, delete what succeeded (this cycle's counts).
+
+        Paused, it tries the held messages again, or takes a probe batch, or waits until the
+        next try is due (or ``stop`` is set): the long poll at most, as a receive would."""
         wait = self.wait_time_seconds if wait_time_seconds is None else wait_time_seconds
+        action = self.pause.take()
+        if not isinstance(action, Action):
+            # Asked again within seconds: another thread's retry may resume the worker first.
+            # Without a stop event the caller loops itself: no longer than a long poll.
+            most = PAUSED_WAIT_SECONDS if stop is not None else min(PAUSED_WAIT_SECONDS, wait)
+            (stop or self._nap).wait(min(action, max(most, 1.0)))
+            return WorkerStats()
+        try:
+            if action is Action.RETRY:
+                return self._retry_held()
+            return self._receive(wait, probe=action is Action.PROBE, stop=stop)
+        finally:
+            if action is not Action.RECEIVE:
+                self.pause.idle()
+
+    def _receive(
+        self, wait: int, *, probe: bool, stop: threading.Event | None = None
+    ) -> WorkerStats:
         cycle = WorkerStats()
         request: dict[str, Any] = {
             "QueueUrl": self.queue_url,
@@ -81,93 +142,211 @@ class Worker:
         }
         if self.visibility_timeout is not None:
             request["VisibilityTimeout"] = self.visibility_timeout
+        began = self._clock()  # the visibility timeout runs from the receive, at the latest
         try:
             answer = self.sqs.receive_message(**request)
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "ReceiveMessage") from exc
         messages = answer.get("Messages", [])
         if not messages:
+            if probe:
+                self.pause.probed()
             cycle.empty_polls = 1
             self._merge(cycle)
             return cycle
-        records = [_as_lambda_record(m) for m in messages]
+        records = [as_lambda_record(m) for m in messages]
+        if not self.inflight.claim(stop):  # received after the stop: not ours to apply now
+            self._hand_back([(r, 0) for r in records])
+            return cycle
+        try:
+            self._beat().track((r["receiptHandle"] for r in records), received=began)
+            cycle.received = len(records)
+            self._settle(records, self._apply(records), cycle, probe=probe)
+        finally:
+            self._merge(cycle)
+            self.inflight.release()
+        return cycle
+
+    def _apply(self, records: list[Record]) -> dict[str, BaseException]:
         processor = EngineBatchProcessor(self.engine, raise_on_entire_batch_failure=False)
         with processor(records, _no_record_handler):
             processor.process()
-        failures = processor.report.failures
+        return processor.report.failures
+
+    def _settle(
+        self,
+        records: list[Record],
+        failures: dict[str, BaseException],
+        cycle: WorkerStats,
+        *,
+        probe: bool = False,
+        retry: bool = False,
+    ) -> None:
+        """Delete what went through, hand poison back at once, hold what failed for us."""
         done = [r for r in records if r["messageId"] not in failures]
+        poison: list[Record] = []
+        ours: list[tuple[Record, BaseException, Fault]] = []
+        for record in records:
+            error = failures.get(record["messageId"])
+            if error is not None:
+                fault = fault_of(error)
+                if fault.ours:
+                    ours.append((record, error, fault))
+                else:
+                    poison.append(record)
         self._delete(done)
-        self._retry_later(records, failures)
-        cycle.received = len(records)
-        cycle.succeeded = len(done)
-        cycle.failed = len(records) - len(done)
+        self._hand_back([(r, 0) for r in poison])  # no retry fixes it: to the DLQ quickly
+        cycle.succeeded += len(done)
+        cycle.failed += len(poison)
+        if ours:
+            self._hold(ours)
+        elif probe and done:
+            # New messages go through while the held ones failed: the fault was theirs.
+            cycle.failed += self._give_back()
+            self._resume("new messages go through; the held ones were handed back")
+        elif probe:
+            self.pause.probed()
+        elif retry and not self._held:
+            self._resume("the held messages went through")
+
+    def _hold(self, ours: Sequence[tuple[Record, BaseException, Fault]]) -> None:
+        faults = [fault for *_, fault in ours]
+        worst = Fault.CONFIGURATION if Fault.CONFIGURATION in faults else Fault.TRANSIENT
+        error = next(e for _, e, f in ours if f is worst)
+        reason = f"{error} [{self.context}]" if self.context else str(error)
+        with self._lock:
+            self._held.extend(record for record, *_ in ours)
+            held = len(self._held)
+        if self._draining and worst is Fault.CONFIGURATION:
+            raise ConfigurationError(
+                f"worker stopped, {held} message(s) handed back to the queue: {reason}"
+            )
+        self.pause.failed(worst, reason, held)
+
+    def _retry_held(self) -> WorkerStats:
+        cycle = WorkerStats()
+        with self._lock:
+            records, self._held = self._held, []
+        lost = self._beat().lost()
+        if lost:
+            log.warning("%d held message(s) are back in the queue (12 hours held)", len(lost))
+            self._beat().untrack(lost)
+            records = [r for r in records if r["receiptHandle"] not in lost]
+        if records:
+            self.inflight.claim(None)  # held already: a stop waits for this retry too
+            try:
+                self._settle(records, self._apply(records), cycle, retry=True)
+            finally:
+                self.inflight.release()
+        else:
+            self._resume("no message is held any more")
         self._merge(cycle)
         return cycle
 
-    def _delete(self, records: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(records), 10):
-            chunk = records[start : start + 10]
-            try:
-                answer = self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
-                        for i, r in enumerate(chunk)
-                    ],
-                )
-            except (ClientError, BotoCoreError) as exc:
-                # Not fatal: the messages come back and are applied again, harmlessly.
-                log.warning("DeleteMessageBatch failed: %s", translate(exc, "DeleteMessageBatch"))
-                continue
-            for failed in answer.get("Failed", []):
-                log.warning("could not delete message: %s", failed.get("Message"))
+    def _give_back(self) -> int:
+        """Hand every held message back to SQS with its backoff; how many there were."""
+        with self._lock:
+            records, self._held = self._held, []
+        self._hand_back([(r, backoff_seconds(_receives(r))) for r in records])
+        if records:
+            log.warning("%d held message(s) handed back to SQS with backoff", len(records))
+        return len(records)
 
-    def _retry_later(
-        self, records: Sequence[dict[str, Any]], failures: dict[str, BaseException]
-    ) -> None:
-        entries = []
-        for i, record in enumerate(records):
-            error = failures.get(record["messageId"])
-            if error is None:
-                continue
-            receives = int(record["attributes"].get("ApproximateReceiveCount", "1"))
-            # A failure no retry can fix goes back at once, to reach the DLQ quickly.
-            delay = min(MAX_BACKOFF_SECONDS, 2**receives) if is_retryable(error) else 0
-            entries.append(
-                {"Id": str(i), "ReceiptHandle": record["receiptHandle"], "VisibilityTimeout": delay}
-            )
-        for start in range(0, len(entries), 10):
-            try:
-                self.sqs.change_message_visibility_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=entries[start : start + 10],  # type: ignore[arg-type]
+    def _resume(self, why: str) -> None:
+        resumed = self.pause.resume(why)
+        if resumed is not None and self._lasting(resumed) and self.reconcile is not None:
+            self.reconcile.trigger(f"the {resumed.fault.value} fault cleared")
+
+    def _lasting(self, resumed: Resumed) -> bool:
+        return resumed.fault is Fault.CONFIGURATION or resumed.seconds >= self.lasting_seconds
+
+    # -- SQS ----------------------------------------------------------------------------------
+
+    def _delete(self, records: Sequence[Record]) -> None:
+        handles = [r["receiptHandle"] for r in records]
+        delete_messages(self.sqs, self.queue_url, handles)
+        self._beat().untrack(handles)
+
+    def _hand_back(self, entries: Sequence[tuple[Record, int]]) -> None:
+        """Make messages visible again after the seconds given (0: at once)."""
+        if not entries:
+            return
+        beat = self._beat()
+        beat.untrack(r["receiptHandle"] for r, _ in entries)
+        change_visibility(
+            self.sqs, self.queue_url, [(r["receiptHandle"], seconds) for r, seconds in entries]
+        )
+
+    @property
+    def heartbeat(self) -> Heartbeat | None:
+        """The heartbeat, once a message was received."""
+        return self._heartbeat
+
+    def _beat(self) -> Heartbeat:
+        with self._lock:
+            if self._heartbeat is None:
+                self._heartbeat = Heartbeat(
+                    self.sqs, self.queue_url, self._visibility_seconds(), clock=self._clock
                 )
-            except (ClientError, BotoCoreError) as exc:
-                log.warning("ChangeMessageVisibility failed: %s", exc)
+            return self._heartbeat
+
+    def _visibility_seconds(self) -> int:
+        """The timeout a receive gives: ours if set, else the queue's (asked once)."""
+        if self.visibility_timeout is not None:
+            return self.visibility_timeout
+        return queue_visibility_timeout(self.sqs, self.queue_url)
 
     def _merge(self, cycle: WorkerStats) -> None:
         with self._lock:
             self.stats.add(cycle)
 
+    def close(self) -> None:
+        """Hand back what is held, unapplied (another worker may take it at once), and stop
+        the heartbeat and the reconcile. ``run`` and ``drain`` do it as they end; a caller
+        looping on ``poll_once`` itself calls it when it stops."""
+        with self._lock:
+            records, self._held = self._held, []
+        self._hand_back([(r, 0) for r in records])
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        if self.reconcile is not None:
+            self.reconcile.stop()
+
     # -- loops ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> WorkerStats:
         """Poll with ``threads`` threads until ``stop`` is set; in-flight batches finish."""
+        if self.reconcile is not None:
+            self.reconcile.start()
+        # Daemons: a thread still waiting in a long poll when the stop comes is left behind
+        # (``inflight``), so the stop takes as long as the batches being applied, not 20 s.
         workers = [
-            threading.Thread(target=self._loop, args=(stop,), name=f"bucketsync-worker-{n}")
+            threading.Thread(
+                target=self._loop, args=(stop,), name=f"bucketsync-worker-{n}", daemon=True
+            )
             for n in range(self.threads)
         ]
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()
+        try:
+            for thread in workers:
+                thread.start()
+            while not stop.wait(1.0):
+                if not any(thread.is_alive() for thread in workers):
+                    break
+            self.inflight.wait_idle()
+            # A receive that returns just after the stop hands its messages back: a moment
+            # for that, so they are visible again at once rather than after their timeout.
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            for thread in workers:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            self.close()
         return self.stats
 
     def _loop(self, stop: threading.Event) -> None:
         failures = 0
         while not stop.is_set():
             try:
-                self.poll_once()
+                self.poll_once(stop=stop)
                 failures = 0
             except Exception as exc:  # keep polling: a queue outage must not kill the worker
                 failures += 1
@@ -182,42 +361,33 @@ class Worker:
         timeout: float | None = 120.0,
         stop: threading.Event | None = None,
     ) -> WorkerStats:
-        """Poll on this thread until the queue gave ``idle_polls`` empty answers in a row
-        (or ``stop`` is set, or ``timeout`` seconds passed)."""
+        """Poll on this thread until the queue gave ``idle_polls`` empty answers in a row and
+        nothing is held (or ``stop`` is set, or ``timeout`` seconds passed). A configuration
+        fault raises ``ConfigurationError``, the messages handed back."""
         deadline = time.monotonic() + timeout if timeout is not None else float("inf")
+        stop = stop or threading.Event()
         total = WorkerStats()
         idle = 0
-        while idle < idle_polls and time.monotonic() < deadline:
-            if stop is not None and stop.is_set():
-                break
-            cycle = self.poll_once(wait_time_seconds)
-            total.add(cycle)
-            idle = idle + 1 if cycle.received == 0 else 0
+        self._draining = True
+        try:
+            while (idle < idle_polls or self._held) and time.monotonic() < deadline:
+                if stop.is_set():
+                    break
+                cycle = self.poll_once(wait_time_seconds, stop=stop)
+                total.add(cycle)
+                idle = idle + 1 if cycle.empty_polls and not self._held else 0
+        finally:
+            self._draining = False
+            self.close()
         return total
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGINT and SIGTERM ask the worker to finish its in-flight batches and stop."""
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        log.info("%s received: finishing in-flight batches", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-
-
-def _as_lambda_record(message: Any) -> dict[str, Any]:
-    """An SQS ReceiveMessage entry in the shape Lambda's SQS event uses."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-    }
+def _receives(record: Record) -> int:
+    """How many times SQS handed this message out, this time included."""
+    try:
+        return int(record["attributes"].get("ApproximateReceiveCount", "1"))
+    except ValueError:
+        return 1
 
 
 def _no_record_handler(record: Any) -> None:  # pragma: no cover - never called

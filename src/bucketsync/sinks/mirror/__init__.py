@@ -2,8 +2,13 @@
 
 ``paths``     key ⇄ path, reversibly, never outside the root (``local_path``, ``key_of``)
 ``store``     the SQLite state store: per key, what is on disk and under which stamp
+``storefile`` the store's database file: still the one opened, whole? put back, set aside
+``guard``     before each batch: the store checked, put back or rebuilt; tombstones purged
 ``ordering``  whether an update may change what the mirror holds for a key
 ``download``  one GetObject streamed into one file, atomically and verified
+``marks``     the mirror's mark on its files (an extended attribute naming the key)
+``adopt``     files already on disk taken for their objects instead of downloaded again
+``files``     the mirror's files: clashes, removal, still the one written?
 ``sink``      ``MirrorSink``: the engine's sink, listed and repaired by reconcile
 ``untracked`` files under the root the mirror did not write
 
@@ -16,13 +21,14 @@ from __future__ import annotations
 
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
 from bucketsync.sinks.mirror.sink import MirrorSink
-from bucketsync.sinks.mirror.store import Entry, MirrorStore
+from bucketsync.sinks.mirror.store import Entry, MirrorStore, StoreCorruptError
 from bucketsync.sinks.mirror.untracked import count_untracked
 
 __all__ = [
     "Entry",
     "MirrorSink",
     "MirrorStore",
+    "StoreCorruptError",
     "UnsafeKeyError",
     "count_untracked",
     "key_of",

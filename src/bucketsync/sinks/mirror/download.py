@@ -2,7 +2,8 @@
 
     GetObject(IfMatch=etag | VersionId, ChecksumMode=ENABLED)   (aws.presigned: a presigned URL)
       → stream 1 MiB chunks into <dir>/.bucketsync-XXXX (MD5 alongside when it can be checked)
-      → fsync → mtime = LastModified → identity (fstat) → rename over <dir>/<name> → fsync <dir>
+      → fsync → mtime = LastModified → mark (the key) → identity (fstat) → rename over
+        <dir>/<name> → fsync <dir>
 
 Integrity: botocore checks S3's additional checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256)
 while the body is read and raises ``FlexibleChecksumError`` on a mismatch. Without one, the
@@ -30,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.aws.presigned import Got, ObjectGetter
 from bucketsync.errors import RetryableError, SinkWriteError
+from bucketsync.sinks.mirror.marks import mark
 from bucketsync.sinks.mirror.paths import STATE_DIR
 from bucketsync.sinks.mirror.store import Entry, Identity
 
@@ -125,6 +127,7 @@ def fetch(
         return _write(
             got,
             target,
+            key=key,
             where=f"s3://{bucket}/{key}",
             verify=verify,
             max_bytes=max_bytes,
@@ -139,6 +142,7 @@ def _write(
     got: Got,
     target: Path,
     *,
+    key: str,
     where: str,
     verify: bool,
     max_bytes: int | None,
@@ -169,9 +173,9 @@ def _write(
                     raise RetryableError(
                         f"{where}: MD5 {md5.hexdigest()} does not match etag {got.etag}"
                     )
-                identity = _finish(out.fileno(), target, mode, got.last_modified)
+                identity = _finish(out.fileno(), target, key, mode, got.last_modified)
         except OSError as exc:  # closing it: the writes map their own errors
-            raise _disk_error(exc, f"{where}: cannot write the file") from exc
+            raise disk_error(exc, f"{where}: cannot write the file") from exc
         _install(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -184,8 +188,9 @@ def _write(
     return Fetched(size, got.etag, verified, identity)
 
 
-def _finish(fd: int, target: Path, mode: int, modified: object) -> Identity:
-    """Give the written file its mode and the object's time, and read back its identity.
+def _finish(fd: int, target: Path, key: str, mode: int, modified: object) -> Identity:
+    """Give the written file its mode, the object's time and the mirror's mark, and read back
+    its identity.
 
     Through the descriptor, so the identity is the very file renamed next (by its name, the
     temporary file could be another by then)."""
@@ -194,9 +199,10 @@ def _finish(fd: int, target: Path, mode: int, modified: object) -> Identity:
         if isinstance(modified, datetime):
             ns = int(modified.timestamp() * 1e9)
             os.utime(fd, ns=(ns, ns))
+        mark(fd, key)
         return Identity.of(os.fstat(fd))
     except OSError as exc:
-        raise _disk_error(exc, f"cannot write {target}") from exc
+        raise disk_error(exc, f"cannot write {target}") from exc
 
 
 def _install(temp: Path, target: Path) -> None:
@@ -206,7 +212,7 @@ def _install(temp: Path, target: Path) -> None:
     except (IsADirectoryError, NotADirectoryError) as exc:
         raise ClashError(f"{target} is a directory (another key's)") from exc
     except OSError as exc:
-        raise _disk_error(exc, f"cannot write {target}") from exc
+        raise disk_error(exc, f"cannot write {target}") from exc
 
 
 def _open_temp(target: Path) -> tuple[int, Path]:
@@ -217,13 +223,13 @@ def _open_temp(target: Path) -> tuple[int, Path]:
         except (FileExistsError, NotADirectoryError) as exc:
             raise ClashError(f"a parent of {target} is a file (another key's)") from exc
         except OSError as exc:
-            raise _disk_error(exc, f"cannot create {target.parent}") from exc
+            raise disk_error(exc, f"cannot create {target.parent}") from exc
         try:
             fd, name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         except FileNotFoundError:
             continue  # a delete pruned the directory just made: make it again
         except OSError as exc:
-            raise _disk_error(exc, f"cannot write in {target.parent}") from exc
+            raise disk_error(exc, f"cannot write in {target.parent}") from exc
         return fd, Path(name)
     raise RetryableError(f"{target.parent} keeps disappearing")
 
@@ -244,7 +250,7 @@ def _stream(body: Any, out: BinaryIO, md5: Any, where: str) -> int:
         # cut connections alike: the same GET may well succeed next time.
         raise RetryableError(f"{where}: {exc}") from exc
     except OSError as exc:
-        raise _disk_error(exc, f"{where}: cannot write the file") from exc
+        raise disk_error(exc, f"{where}: cannot write the file") from exc
     return size
 
 
@@ -252,11 +258,22 @@ def recheck(fd: int, entry: Entry) -> Identity | None:
     """The identity of the open file ``fd`` if its content is the object ``entry`` names,
     checked by MD5 against the etag; None if it is not, or cannot be checked (a multipart or
     encrypted object's etag is no MD5). For rows written before identities were kept."""
+    return md5_identity(fd, entry.etag, entry.size)
+
+
+def is_md5_form(etag: str | None) -> bool:
+    """32 hex digits: an etag that may be the body's MD5 (single-part, no SSE-KMS or SSE-C)."""
+    return bool(etag and _MD5_ETAG.fullmatch(etag))
+
+
+def md5_identity(fd: int, etag: str | None, size: int | None) -> Identity | None:
+    """The identity of the open file ``fd`` if it is a regular file of ``size`` bytes whose
+    MD5 is ``etag``, and it did not change while it was read; None otherwise."""
     try:
         stat = os.fstat(fd)
-        if not (S_ISREG(stat.st_mode) and entry.etag and _MD5_ETAG.fullmatch(entry.etag)):
+        if not (S_ISREG(stat.st_mode) and is_md5_form(etag)):
             return None
-        if stat.st_size != entry.size:
+        if stat.st_size != size:
             return None
         md5 = hashlib.md5(usedforsecurity=False)
         offset = 0
@@ -266,7 +283,7 @@ def recheck(fd: int, entry: Entry) -> Identity | None:
         again = os.fstat(fd)
     except OSError:
         return None
-    if md5.hexdigest() != entry.etag or Identity.of(again) != Identity.of(stat):
+    if md5.hexdigest() != etag or Identity.of(again) != Identity.of(stat):
         return None  # another file, or one written to while it was read
     return Identity.of(stat)
 
@@ -283,7 +300,8 @@ def recheck_file(path: Path, entry: Entry) -> Identity | None:
         os.close(fd)
 
 
-def _disk_error(exc: OSError, message: str) -> RetryableError | SinkWriteError:
+def disk_error(exc: OSError, message: str) -> RetryableError | SinkWriteError:
+    """The error an update fails with when the disk refuses: retryable while it may recover."""
     if exc.errno in _TRANSIENT_ERRNOS or isinstance(exc, TimeoutError):
         return RetryableError(f"{message}: {exc}")
     return SinkWriteError(f"{message}: {exc}")

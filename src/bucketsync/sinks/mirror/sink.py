@@ -13,13 +13,16 @@ never interleave on one key)::
                                                                download, never a wrong file)
 
 Updates run in parallel on the sink's own pool; ``apply`` returns their results in order.
-One ``MirrorSink`` per root: the key locks are this process's.
+One ``MirrorSink`` per root: the key locks are this process's. Before each batch of events the
+store is checked, put back or rebuilt (``guard``); a file already there that holds the object
+is adopted rather than downloaded again (``adopt``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import time
 import zlib
@@ -32,17 +35,13 @@ from typing import TYPE_CHECKING
 from bucketsync.aws.presigned import ObjectGetter
 from bucketsync.engine.state import Held, Outcome, Update
 from bucketsync.errors import BucketSyncError, RetryableError
-from bucketsync.sinks.mirror.download import (
-    ClashError,
-    Fetched,
-    TooLargeError,
-    fetch,
-    file_mode,
-    recheck_file,
-)
+from bucketsync.sinks.mirror.adopt import adoptable
+from bucketsync.sinks.mirror.download import ClashError, Fetched, TooLargeError, fetch, file_mode
+from bucketsync.sinks.mirror.files import clash, on_disk, remove, unchanged
+from bucketsync.sinks.mirror.guard import DAY, StoreGuard
 from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
-from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of, local_path
-from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, Identity, MirrorStore
+from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, local_path
+from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, MirrorStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 LOCK_STRIPES = 1024
 LISTING_PAGE = 1000
 MB = 1024 * 1024
-COUNTERS = ("downloaded", "skipped", "deleted", "refused", "failed", "stale", "bytes")
+COUNTERS = ("downloaded", "skipped", "adopted", "deleted", "refused", "failed", "stale", "bytes")
 
 
 class MirrorSink:
@@ -72,8 +71,16 @@ class MirrorSink:
         read_timeout: float | None = None,
         attempts: int = 3,
         backoff: float = 0.2,
+        bucket: str | None = None,
+        tombstone_ttl_days: float = 30.0,
     ) -> None:
         """``store`` defaults to ``<root>/.bucketsync/state.sqlite`` (closed with the sink).
+
+        ``bucket``: the one a rebuild of the store lists (default: the batch's).
+        ``tombstone_ttl_days``: how long a delete's tombstone is kept (the setting of the same
+        name, as for the other sinks): longer than any event can be late (SQS keeps a message
+        14 days at most), and even a create later than that cannot bring a file back, as its
+        download is conditional on the etag of an object that is gone (``download``).
 
         ``read_timeout`` bounds each read of a body (a socket timeout); waiting for the
         response headers is bounded by the client's own ``read_timeout``. A download that
@@ -92,6 +99,8 @@ class MirrorSink:
         self.skip_existing = skip_existing
         self.read_timeout = read_timeout
         self.concurrency = concurrency
+        self.bucket = bucket
+        self._s3 = s3
         self._getter = ObjectGetter(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -101,6 +110,14 @@ class MirrorSink:
         self._closed = False
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._counts_lock = threading.Lock()
+        self.guard = StoreGuard(
+            self.root,
+            store,
+            prefix=prefix,
+            rebuild=self._rebuild,
+            tombstone_seconds=tombstone_ttl_days * DAY,
+        )
+        self.guard.start()
 
     # -- the Sink protocol -------------------------------------------------------------------
 
@@ -109,6 +126,12 @@ class MirrorSink:
         sends them one by one from threads of its own: a hop to the pool would only cost)."""
         if self._closed:
             return [RuntimeError("the mirror sink is closed")] * len(updates)
+        if not all(update.repair for update in updates):  # a reconcile's repairs go straight
+            try:
+                self.guard.before(self.bucket or updates[0].bucket)
+            except (BucketSyncError, sqlite3.Error, OSError) as exc:  # fault_of reads the cause
+                self._count("failed", len(updates))
+                return [exc] * len(updates)
         if len(updates) == 1:
             future: Future[Outcome] = Future()
             try:
@@ -127,13 +150,26 @@ class MirrorSink:
         return self._executor.submit(self._apply_one, update)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         self._executor.shutdown(wait=True, cancel_futures=True)
+        try:
+            self.guard.check(closing=True)  # a store deleted under it is put back
+        except (BucketSyncError, sqlite3.Error, OSError) as exc:
+            log.warning("the mirror's state store could not be checked: %s", exc)
         if self._owns_store:
             self.store.close()
 
+    def _rebuild(self, bucket: str) -> None:
+        # reconcile builds on the sinks, so it is imported when a rebuild is owed, not before
+        from bucketsync.reconcile.mirror import rebuild  # noqa: PLC0415
+
+        rebuild(self, self._s3, bucket)
+
     def counters(self) -> dict[str, int]:
-        """Since the sink started: downloaded, skipped, deleted, refused, failed, stale, bytes."""
+        """Since the sink started: downloaded, skipped, adopted (files already there, taken
+        without a download), deleted, refused, failed, stale, bytes."""
         with self._counts_lock:
             return dict(self._counts)
 
@@ -159,7 +195,7 @@ class MirrorSink:
 
     def _held(self, entry: Entry) -> Held:
         held = held_of(entry)
-        if entry.present and not (entry.on_disk and _on_disk(self.root, entry)):
+        if entry.present and not (entry.on_disk and on_disk(self.root, entry)):
             # too large, refused, or a file gone or changed on disk: listed as something to
             # do again, so reconcile submits it and the sink decides (skip, refuse, download)
             return replace(held, etag=None)
@@ -197,10 +233,10 @@ class MirrorSink:
         limit = self.max_file_bytes
         if limit is not None and state.size is not None and state.size > limit:
             return self._too_large(update, held, path, state.size)
-        clash = self._clash(path)
-        if clash:
-            return self._refuse(update, relative, clash)
-        kept = _unchanged(held, update, path) if self.skip_existing and held is not None else None
+        taken = clash(self.root, path)
+        if taken:
+            return self._refuse(update, relative, taken)
+        kept = unchanged(held, update, path) if self.skip_existing and held is not None else None
         if held is not None and kept is not None:
             self.store.record(
                 key,
@@ -212,6 +248,22 @@ class MirrorSink:
                 identity=kept,
             )
             self._count("skipped")
+            return Outcome.SKIPPED
+        # Unless the row says the file holds another version, it may already hold this one.
+        other = held is not None and held.on_disk and held.etag not in (None, state.etag)
+        adopted = adoptable(path, key, state) if self.skip_existing and not other else None
+        if adopted is not None:
+            self.store.record(
+                key,
+                path=relative,
+                present=True,
+                stamp=update.stamp,
+                size=state.size,
+                etag=state.etag,
+                identity=adopted,
+            )
+            self._count("adopted")
+            log.info("adopted %s: it already holds s3://%s/%s", relative, update.bucket, key)
             return Outcome.SKIPPED
         try:
             fetched = self._fetch(update, path)
@@ -277,7 +329,7 @@ class MirrorSink:
             except UnsafeKeyError as exc:  # a symbolic link planted since the file was written
                 log.warning("not deleting s3://%s/%s: %s", update.bucket, key, exc.reason)
                 return Outcome.REJECTED
-            if self._remove(path):
+            if remove(self.root, path, why=f"s3://{update.bucket}/{key} was deleted"):
                 self._count("deleted")
                 log.info("removed %s (s3://%s/%s deleted)", relative, update.bucket, key)
         self.store.tombstone(key, path=relative, stamp=update.stamp)
@@ -305,7 +357,7 @@ class MirrorSink:
         log.warning("not mirroring s3://%s/%s: %s", update.bucket, update.key, reason)
         if held is not None and held.on_disk:
             # The mirror holds the current content or nothing, never an outdated file.
-            self._remove(path)
+            remove(self.root, path, why=reason)
         self.store.record(
             update.key,
             path=path.relative_to(self.root).as_posix(),
@@ -319,71 +371,10 @@ class MirrorSink:
         self._count("skipped")
         return Outcome.SKIPPED
 
-    def _clash(self, path: Path) -> str:
-        """Why ``path`` cannot hold a file ('' if it can): a directory there, or a file above."""
-        if path.is_dir():
-            return f"{_name(self.root, path)} is a directory here (it holds keys below it)"
-        parent = path.parent
-        while parent != self.root and not parent.exists():
-            parent = parent.parent
-        if parent != self.root and not parent.is_dir():
-            return f"{_name(self.root, parent)} is a file here, so nothing can go below it"
-        return ""
-
-    def _remove(self, path: Path) -> bool:
-        """Unlink the mirror's file and prune the directories it leaves empty."""
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            removed = False
-        except IsADirectoryError:
-            return False  # not the mirror's file any more: leave it be
-        else:
-            removed = True
-        parent = path.parent
-        while parent != self.root and parent.is_relative_to(self.root):
-            try:
-                parent.rmdir()
-            except OSError:  # not empty (or gone): the directories above are not empty either
-                break
-            parent = parent.parent
-        return removed
-
     def _count(self, name: str, amount: int = 1) -> None:
         if name:
             with self._counts_lock:
                 self._counts[name] += amount
-
-
-def _on_disk(root: Path, entry: Entry) -> bool:
-    """The row's file is there with the row's size."""
-    try:
-        return (root / entry.path).stat().st_size == entry.size
-    except OSError:
-        return False
-
-
-def _unchanged(held: Entry, update: Update, path: Path) -> Identity | None:
-    """The file's identity if the store holds this size and etag and the file is still the one
-    the mirror wrote (the download can be skipped); None if it must be downloaded again."""
-    state = update.state
-    if not (held.on_disk and state.etag and held.etag == state.etag and held.size == state.size):
-        return None
-    if held.identity is None:  # a row from before identities were kept: its content decides
-        return recheck_file(path, held)
-    try:
-        found = Identity.of(os.stat(path, follow_symlinks=False))
-    except OSError:
-        return None
-    return held.identity if found == held.identity else None
-
-
-def _name(root: Path, path: Path) -> str:
-    """The key that maps to ``path``, for messages (or the path, if none does)."""
-    try:
-        return repr(key_of(root, path))
-    except UnsafeKeyError:
-        return repr(path.relative_to(root).as_posix())
 
 
 def _result(future: Future[Outcome]) -> Outcome | BaseException:

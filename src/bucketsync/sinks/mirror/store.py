@@ -15,43 +15,54 @@ before identities were kept (schema 1) have none; see ``Identity``.
 
 One connection behind a lock: the sink's threads write one short row at a time, so a lock is
 cheaper than a connection per thread, and WAL keeps readers (the service) off the writer.
+
+The store is the only record of which files the mirror wrote, so losing it silently is what
+must not happen (``storefile`` says how it is watched). ``problem()`` tells whether the file
+is still the one opened, whole; ``salvage()`` copies the open database back to its path (a file
+deleted or replaced under a running store: nothing is lost); ``reset()`` sets a corrupt or
+unreadable file aside and starts an empty store that says it needs a rebuild (``meta``'s
+``rebuild`` row, until a full sync clears it: ``rebuilt()``). A statement that finds the file
+damaged raises ``StoreCorruptError``: our fault and lasting, never the message's.
+
+Tombstones are kept for the retention the sink is given, then purged (``purge_tombstones``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bucketsync.errors import ConfigurationError
+from bucketsync.sinks.mirror.storefile import (
+    CORRUPT,
+    REBUILD,
+    REPLACED,
+    Problem,
+    close_quietly,
+    connect,
+    copy_live,
+    examine,
+    file_id,
+    is_corruption,
+    remove_sidecars,
+    set_aside,
+)
+
+log = logging.getLogger(__name__)
 
 FILE = "file"
 TOO_LARGE = "too_large"
 REFUSED = "refused"
 DELETED = "deleted"
-SCHEMA_VERSION = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    key        TEXT PRIMARY KEY,
-    path       TEXT NOT NULL,
-    present    INTEGER NOT NULL,
-    status     TEXT NOT NULL,
-    size       INTEGER,
-    etag       TEXT,
-    stamp      TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    reason     TEXT NOT NULL DEFAULT '',
-    dev        INTEGER,
-    ino        INTEGER,
-    mtime_ns   INTEGER
-) WITHOUT ROWID
-"""
-# Schema 1 → 2: the identity columns, empty (NULL) on the rows already there.
-_IDENTITY_COLUMNS = ("dev", "ino", "mtime_ns")
 _COLUMNS = "key, path, present, size, etag, stamp, updated_at, status, reason, dev, ino, mtime_ns"
 _INT64 = 1 << 64
 
@@ -132,42 +143,57 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
+class StoreCorruptError(ConfigurationError):
+    """The state store's file is damaged: ours to fix (it is rebuilt), never a message's."""
+
+
 class MirrorStore:
-    """The state store; every method is safe to call from any thread."""
+    """The state store; every method is safe to call from any thread.
+
+    ``created``: the file did not exist (or was set aside as corrupt) when the store opened.
+    """
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # Autocommit: each write is one statement, so each is its own transaction.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL loses at most the last commits on power loss, never consistency;
-        # a lost row only costs a download again (the file itself is fsynced before it).
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(_SCHEMA)
-        self._migrate()
+        self._broken = ""  # why a statement found the file damaged ('' while it is sound)
+        self.created = file_id(path) is None
+        try:
+            self._db, self._file = connect(path)
+            problem = examine(path, self._file)
+            if problem is not None:  # garbage in the file, hidden so far behind its -wal
+                close_quietly(self._db)
+                raise StoreCorruptError(str(problem))
+        except (sqlite3.DatabaseError, StoreCorruptError) as exc:
+            if isinstance(exc, sqlite3.Error) and not is_corruption(exc):
+                raise
+            # At start nothing has been taken yet: set it aside and rebuild before any batch.
+            aside = set_aside(path, CORRUPT)
+            log.error(
+                "the mirror's state store %s is corrupt (%s): set aside as %s", path, exc, aside
+            )
+            self._db, self._file = connect(path)
+            self.created = True
+            self.need_rebuild(f"the store was corrupt ({exc}), set aside as {aside}")
+        self._rebuild = self._read_meta(REBUILD)
 
-    def _migrate(self) -> None:
-        """Schema 1 → 2: add the identity columns (idempotent, so two openers may race)."""
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a damaged file raises ``StoreCorruptError``."""
         with self._lock:
-            present = {row[1] for row in self._db.execute("PRAGMA table_info(objects)")}
-            for column in _IDENTITY_COLUMNS:
-                if column not in present:
-                    try:
-                        self._db.execute(f"ALTER TABLE objects ADD COLUMN {column} INTEGER")
-                    except sqlite3.OperationalError as exc:  # another process added it first
-                        if "duplicate column" not in str(exc):
-                            raise
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                self._broken = self._broken or str(exc)
+                raise StoreCorruptError(f"the mirror's state store {self.path}: {exc}") from exc
 
     def get(self, key: str) -> Entry | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key,)
-            ).fetchone()
+        with self._using() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key,)).fetchone()
         return None if row is None else _entry(row)
 
     def record(
@@ -192,8 +218,8 @@ class MirrorStore:
             key, path, present, size, etag, stamp, self._clock(), status, reason, identity
         )
         row = (key, path, int(present), size, etag, stamp, entry.updated_at, status, reason)
-        with self._lock:
-            self._db.execute(
+        with self._using() as db:
+            db.execute(
                 f"INSERT OR REPLACE INTO objects ({_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row, *_identity_values(identity)),
@@ -203,8 +229,8 @@ class MirrorStore:
     def adopt(self, entry: Entry, identity: Identity) -> bool:
         """Give a row written without an identity the one its file was found to have (its
         content re-checked). Only if the row is still that one: False when it changed since."""
-        with self._lock:
-            cursor = self._db.execute(
+        with self._using() as db:
+            cursor = db.execute(
                 "UPDATE objects SET dev = ?, ino = ?, mtime_ns = ? WHERE key = ? AND stamp = ?"
                 " AND etag IS ? AND size = ? AND status = ? AND present = 1 AND ino IS NULL",
                 (
@@ -253,14 +279,14 @@ class MirrorStore:
         if present_only:
             clauses.append("present = 1")
         sql = f"SELECT {_COLUMNS} FROM objects WHERE {' AND '.join(clauses)} ORDER BY key LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(sql, (*values, limit)).fetchall()
+        with self._using() as db:
+            rows = db.execute(sql, (*values, limit)).fetchall()
         return [_entry(row) for row in rows]
 
     def stats(self) -> dict[str, int]:
         """Counts: files and their bytes on disk, too_large, refused, tombstones."""
-        with self._lock:
-            row = self._db.execute(
+        with self._using() as db:
+            row = db.execute(
                 "SELECT"
                 " COALESCE(SUM(present = 1 AND status = ?), 0),"
                 " COALESCE(SUM(CASE WHEN present = 1 AND status = ? THEN size END), 0),"
@@ -278,6 +304,81 @@ class MirrorStore:
             "refused": refused,
             "tombstones": tombstones,
         }
+
+    def purge_tombstones(self, older_than: float) -> int:
+        """Delete the tombstones written more than ``older_than`` seconds ago; how many."""
+        cutoff = self._clock() - older_than
+        with self._using() as db:
+            cursor = db.execute(
+                "DELETE FROM objects WHERE present = 0 AND updated_at < ?", (cutoff,)
+            )
+        return max(cursor.rowcount, 0)
+
+    # -- the store's own state ------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The store's clock (``updated_at`` and the tombstones' age are on it)."""
+        return self._clock()
+
+    @property
+    def rebuild_reason(self) -> str:
+        """Why the store needs a full sync before it can be trusted ('' when it does not)."""
+        return self._rebuild
+
+    def need_rebuild(self, reason: str) -> None:
+        with self._using() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (REBUILD, reason))
+        self._rebuild = reason
+
+    def rebuilt(self) -> None:
+        """A full sync of the whole mirror completed: the store knows the directory again."""
+        with self._using() as db:
+            db.execute("DELETE FROM meta WHERE name = ?", (REBUILD,))
+        self._rebuild = ""
+
+    def _read_meta(self, name: str) -> str:
+        with self._using() as db:
+            row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return "" if row is None else str(row[0])
+
+    def problem(self) -> Problem | None:
+        """What is wrong with the store's file, if anything (``storefile.examine``)."""
+        with self._lock:
+            if self._broken:
+                return Problem(CORRUPT, self._broken, reported=True)
+            return examine(self.path, self._file)
+
+    def salvage(self) -> int:
+        """Put the open database back at the path (it was deleted or replaced under us; a file
+        put in its place is set aside); the rows it holds. Raises ``sqlite3.Error`` or
+        ``OSError`` when the open database cannot be read either."""
+        with self._lock:
+            # Our WAL folded into our file and emptied, so a -wal of ours moved aside with the
+            # file put in our place below can replay nothing into it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if file_id(self.path) is not None:
+                # Before our connection closes: SQLite removes "<path>-wal" by name then.
+                set_aside(self.path, REPLACED)
+            rows = copy_live(self._db, self.path)
+            # The old connection is closed before the new one opens: closing removes the
+            # -wal and -shm named after the path, which must not yet be the new file's.
+            close_quietly(self._db)
+            self._db, self._file = connect(self.path)
+            self._broken = ""
+        return rows
+
+    def reset(self, reason: str, *, aside: str = CORRUPT) -> Path | None:
+        """Set the file at the path aside (as ``<path>.<aside>-<time>``) and start an empty
+        store that needs a rebuild; the name the old file was given (None if there was none)."""
+        with self._lock:
+            moved = set_aside(self.path, aside)
+            close_quietly(self._db)
+            remove_sidecars(self.path)
+            self._db, self._file = connect(self.path)
+            self._broken = ""
+            self.created = True
+        self.need_rebuild(reason)
+        return moved
 
     def close(self) -> None:
         with self._lock:
