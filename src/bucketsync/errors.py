@@ -5,6 +5,8 @@
     ├── MalformedFileError       a data file that cannot be parsed at all (bad rows are values)
     ├── ConfigurationError       settings or environment wrong (no table, denied); say which
     ├── RetryableError           transient: throttling, timeouts, 5xx; retry the same input later
+    │   └── UnfinishedError      no fault: a load checkpointed before Lambda's deadline; the
+    │                            next delivery resumes it (not backed off, not a pause)
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
     └── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
 
@@ -68,6 +70,11 @@ class ConfigurationError(BucketSyncError):
 
 class RetryableError(BucketSyncError):
     """A transient failure: the same input may succeed later."""
+
+
+class UnfinishedError(RetryableError):
+    """Work checkpointed before the invocation's deadline: the message's next delivery resumes
+    it. A retry, but no fault: the runtimes neither back it off nor fail a batch for it."""
 
 
 class SinkWriteError(BucketSyncError):

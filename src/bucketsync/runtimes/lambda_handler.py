@@ -37,6 +37,7 @@ from bucketsync.errors import (
     ConfigurationError,
     Fault,
     RetryableError,
+    UnfinishedError,
     fault_of,
 )
 from bucketsync.events import parse_payload
@@ -99,7 +100,8 @@ class LambdaApp:
         ours = {
             message_id: (error, fault)
             for message_id, error in report.failures.items()
-            if (fault := fault_of(error)).ours
+            # A checkpointed load is no fault: it resumes on its next delivery, unhindered.
+            if (fault := fault_of(error)).ours and not isinstance(error, UnfinishedError)
         }
         if not ours:
             return

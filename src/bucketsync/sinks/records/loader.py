@@ -22,7 +22,12 @@ from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
 from bucketsync.aws.errors import error_code, translate
 from bucketsync.engine.state import EVENT
-from bucketsync.errors import ConfigurationError, MalformedFileError, RetryableError
+from bucketsync.errors import (
+    ConfigurationError,
+    MalformedFileError,
+    RetryableError,
+    UnfinishedError,
+)
 from bucketsync.sinks.records.formats import (
     FormatOptions,
     Row,
@@ -415,7 +420,7 @@ class FileLoader:
                 )
                 since, last_checkpoint, job.persisted = 0, time.monotonic(), len(report.errors)
                 if out_of_time:
-                    raise RetryableError(
+                    raise UnfinishedError(
                         f"s3://{job.bucket}/{job.key}: out of time at row {entry.index + 1}; "
                         "the retry resumes there"
                     )
