@@ -26,6 +26,10 @@ from bucketsync.events.sequencer import sequencer_sort_key
 
 JsonObject = dict[str, object]
 
+# S3 sends an object's size as a signed 64-bit integer (Content-Length): anything larger is no
+# object's size, and past 38 digits DynamoDB (and boto3's serializer) could not even store it.
+MAX_SIZE = 2**63 - 1
+
 
 EMBEDDED = ">"
 
@@ -162,6 +166,8 @@ def opt_size(parent: JsonObject, name: str, where: str, within: str = "") -> int
         fail(f"expected a non-negative integer, got {_kind(value)}", where, name, within)
     if value < 0:
         fail("must not be negative", where, name, within)
+    if value > MAX_SIZE:
+        fail("is larger than any object can be (2**63 - 1 bytes)", where, name, within)
     return value
 
 

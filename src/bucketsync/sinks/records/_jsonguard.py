@@ -9,7 +9,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from itertools import accumulate
 from typing import Any
 
@@ -39,7 +39,10 @@ class JsonGuard:
         self._since_row = self._depth = self._digits = 0
         self._in_string = self._escaped = False
         digits = sys.get_int_max_str_digits()
-        self._long_int = re.compile(rb"[0-9]{%d,}" % (digits + 1)) if digits else None
+        # Anchored at the start of a run, so each run is scanned once: unanchored, the search
+        # rescanned a run from each of its digits (quadratic in runs just under the limit).
+        long_int = rb"(?<![0-9])[0-9]{%d}" % (digits + 1)
+        self._long_int = re.compile(long_int) if digits else None
 
     def row_done(self) -> None:
         self._since_row = 0
@@ -69,9 +72,7 @@ class JsonGuard:
 
 
 def first_byte(stream: io.BufferedReader[Any]) -> tuple[bytes, int]:
-    """Consume a BOM and whitespace: the next byte (unread, b"" at the end) and its line."""
-    if stream.peek(3)[:3] == codecs.BOM_UTF8:
-        stream.read(3)
+    """Consume whitespace: the next byte (unread, b"" at the end) and its line."""
     line = 1
     while chunk := stream.peek(CHUNK):
         rest = chunk.lstrip(b" \t\r\n")
@@ -102,9 +103,11 @@ def json_values(
             return decoded.read(size).encode()
 
     guard = JsonGuard(read, limit, max_depth)
-    stream = io.BufferedReader(Raw(guard), CHUNK)
+    raw = Raw(guard)
+    stream = io.BufferedReader(raw, CHUNK)
     index, single = 0, False
     try:
+        raw.drop(codecs.BOM_UTF8)  # gathers its 3 bytes however few each read answers
         first, line = first_byte(stream)
         if not first:
             raise MalformedFileError("empty file: expected a JSON array or object", line=line)
@@ -116,9 +119,10 @@ def json_values(
             guard.row_done()
             yield (line if single else None), value
             index += 1
-    except (ijson.JSONError, ValueError) as exc:  # ValueError covers UnicodeDecodeError
+    except (ijson.JSONError, ValueError, DecimalException) as exc:  # UnicodeDecodeError too
         where = f"after {index:,} row{'s' * (index > 1)}" if index else "before the first row"
-        reason = f"invalid JSON {where}: {_first_line(exc)}"
+        detail = _OUT_OF_RANGE if isinstance(exc, DecimalException) else _first_line(exc)
+        reason = f"invalid JSON {where}: {detail}"
         if single and "trailing garbage" in reason:
             reason += " (several values in one file are JSON Lines: use .jsonl or kind 'jsonl')"
         raise MalformedFileError(reason) from exc
@@ -145,8 +149,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number DynamoDB can store")
 
 
+# ijson and Decimal raise decimal.InvalidOperation for an exponent past about 10**18.
+_OUT_OF_RANGE = "a number is out of range (its exponent is past what Decimal can hold)"
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except DecimalException:
+        raise ValueError(_OUT_OF_RANGE) from None
+
+
 # One decoder: json.loads with options would build a new one per row.
-loads = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant).decode
+loads = json.JSONDecoder(parse_float=_decimal, parse_constant=_no_constant).decode
 
 
 def json_reason(exc: Exception) -> str:

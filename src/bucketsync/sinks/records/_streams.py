@@ -104,6 +104,11 @@ class Lines:
     line starts. A line longer than ``limit`` characters is a malformed file if ``fail``, else
     it is skipped to its end and stands as "" (which no real line can be).
 
+    A line ends at LF, and at a lone CR too when ``cr_ends`` (``text`` read with
+    ``newline=""``, as CSV is). A CRLF is never split: where ``limit`` stops ``readline``
+    between the CR and the LF, the LF is taken into the line (else it would count as one more
+    line, shifting the numbers and offsets after it); a CR that ends no line is just text.
+
     A consumer that pulls one line at a time and no further (``csv.reader`` does) can read the
     position after each of its records here.
     """
@@ -114,30 +119,55 @@ class Lines:
         limit: int,
         *,
         fail: bool,
+        cr_ends: bool = False,
         line: int = 1,
         offset: int | None = None,
     ) -> None:
-        self._text, self._limit, self._fail = text, limit, fail
+        self._text, self._limit, self._fail, self._cr_ends = text, limit, fail, cr_ends
         self._counting = offset is not None
+        self._ahead = ""  # the character read after a CR to see whether an LF follows
         self.number = line - 1
         self.offset = offset or 0
 
     def __iter__(self) -> Iterator[str]:
-        text, limit, counting = self._text, self._limit, self._counting
-        while line := text.readline(limit):
+        counting = self._counting
+        while line := self._next():
             self.number += 1
             if counting:
                 self.offset += utf8_size(line)
-            if len(line) < limit or line[-1] in "\r\n":
+            if self._ended(line):
                 yield line
                 continue
             if self._fail:
                 raise MalformedFileError(
-                    f"line is longer than {limit:,} characters", line=self.number
+                    f"line is longer than {self._limit:,} characters", line=self.number
                 )
-            while rest := text.readline(limit):
+            while rest := self._next():
                 if counting:
                     self.offset += utf8_size(rest)
-                if rest[-1] in "\r\n":
+                if self._ended(rest):
                     break
             yield ""
+
+    def _next(self) -> str:
+        """``readline(limit)``, after the character read ahead if any; a CR's LF included."""
+        text, ahead = self._text, self._ahead
+        if not ahead:
+            line = text.readline(self._limit)
+        elif ahead == "\r" and self._cr_ends:
+            self._ahead, line = "", ahead  # a lone CR: an empty line
+        else:
+            self._ahead, line = "", ahead + text.readline(self._limit - 1)
+        if line[-1:] == "\r":
+            after = text.read(1)
+            if after == "\n":
+                line += after
+            else:
+                self._ahead = after
+        return line
+
+    def _ended(self, line: str) -> bool:
+        """Whether ``line`` (from :meth:`_next`) is a whole line, not ``limit`` characters of
+        a longer one: it ends with its line end, or it is short because the text ended."""
+        last = line[-1]
+        return last == "\n" or len(line) < self._limit or (last == "\r" and self._cr_ends)

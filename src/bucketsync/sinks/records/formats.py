@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import posixpath
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from itertools import dropwhile
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -77,8 +79,14 @@ class FormatOptions:
             codecs.lookup(self.encoding)
         except LookupError:
             raise ConfigurationError(f"unknown encoding {self.encoding!r}") from None
+        try:  # hex, rot13, zlib...: codecs, but not from bytes to text
+            io.TextIOWrapper(io.BytesIO(), self.encoding)
+        except LookupError:
+            raise ConfigurationError(f"{self.encoding!r} is not a text encoding") from None
         if self.max_row_bytes < 1:
             raise ConfigurationError("max_row_bytes must be positive")
+        if self.max_row_bytes > sys.maxsize:  # readline and csv take a C ssize_t / long
+            raise ConfigurationError(f"max_row_bytes must be at most {sys.maxsize:,}")
         object.__setattr__(self, "column_types", MappingProxyType(dict(self.column_types)))
 
 
@@ -305,7 +313,10 @@ def _cell(kind: str, cell: str) -> Any:
     if kind == "int" and _INT.fullmatch(text):
         return int(text)
     if kind == "decimal" and _DECIMAL.fullmatch(text):
-        return Decimal(text)
+        try:
+            return Decimal(text)
+        except DecimalException:  # an exponent past what Decimal holds (about 10**18)
+            raise ValueError(f"a value of {len(cell)} characters is out of range") from None
     if kind == "bool" and text.lower() in _BOOLS:
         return _BOOLS[text.lower()]
     if kind == "json":
@@ -329,7 +340,9 @@ def _csv_reader(
     # newline="": csv itself splits "\r\n", "\r" and "\n", and the text stays byte for byte.
     decoded, bom = text(read, options.encoding, "", at_start=at.offset == 0)
     offset = at.offset + bom if exact else None
-    lines = Lines(decoded, options.max_row_bytes, fail=True, line=at.line, offset=offset)
+    lines = Lines(
+        decoded, options.max_row_bytes, fail=True, cr_ends=True, line=at.line, offset=offset
+    )
     return lines, csv.reader(lines, delimiter=options.delimiter, quotechar=options.quotechar)
 
 
