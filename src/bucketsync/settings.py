@@ -221,11 +221,18 @@ class Settings(BaseSettings):
         default=8888, ge=0, le=65535, validation_alias=_also("api_port"), description="Its port."
     )
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token the service's mutating routes require."
+        default=None,
+        description=(
+            "Bearer token the service requires on every route but /ping and the health probe "
+            "(16 characters at least; empty means unset)."
+        ),
     )
     hmac_secret: SecretStr | None = Field(
         default=None,
-        description="Shared secret: the forwarder signs its POSTs with it, the service checks.",
+        description=(
+            "Shared secret: the forwarder signs its POSTs with it, the service checks (16 "
+            "characters at least; empty means unset)."
+        ),
     )
     open_reads: bool = Field(
         default=False,
