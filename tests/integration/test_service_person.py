@@ -268,7 +268,8 @@ def test_local_up_serve_shows_what_its_worker_applied(
 ) -> None:
     # GIVEN local up's service, over the engine its worker applies with (`local up --serve`)
     from bucketsync.cli.local import _service  # noqa: PLC0415 - the wiring under test
-    from bucketsync.wiring import build_engine, build_worker  # noqa: PLC0415
+    from bucketsync.compose import build_engine  # noqa: PLC0415
+    from bucketsync.runtimes.build import build_worker  # noqa: PLC0415
 
     settings = service_settings.override(api_port=0)
     engine = build_engine(settings, clients)

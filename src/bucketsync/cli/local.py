@@ -15,13 +15,14 @@ from rich.panel import Panel
 from bucketsync.aws.clients import Clients
 from bucketsync.cli.common import usable_directory
 from bucketsync.cli.processed import Processed
+from bucketsync.compose import build_engine
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
 from bucketsync.routes import load_routes
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine, build_worker
 
 _STACK_FIELDS = {
     "endpoint_url",
@@ -41,7 +42,7 @@ def demo() -> None:
     """Run the scripted scenario on a fresh emulator; exit 0 if everything converged."""
     # Imported here: the demo runs the sync service, whose packages (FastAPI, uvicorn) come
     # with the [local] and [service] extras, not with the CLI alone.
-    from bucketsync.local import demo as demo_script  # noqa: PLC0415
+    from bucketsync.cli import demo as demo_script  # noqa: PLC0415
 
     raise typer.Exit(demo_script.run())
 

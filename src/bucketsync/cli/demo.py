@@ -45,10 +45,10 @@ from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import Report
 from bucketsync.reconcile.run import Options, ReconciledSink, Reconciler
 from bucketsync.routes import load_routes
+from bucketsync.runtimes.build import build_worker
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import MirrorSink, local_path
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_worker
 
 TRICKY_KEYS = {
     "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
