@@ -254,3 +254,23 @@ def test_composition_never_imports_what_runs_it() -> None:
 
 def test_the_local_stack_never_imports_the_cli() -> None:
     assert violations("local", ("bucketsync.cli",)) == []
+
+
+def _is_module(name: str) -> bool:
+    path = SRC.joinpath(*name.split(".")[1:])
+    return path.with_suffix(".py").is_file() or path.is_dir()
+
+
+def test_the_api_speaks_to_the_mirror_and_reconcile_through_their_faces() -> None:
+    rooms = ("bucketsync.sinks.mirror.", "bucketsync.reconcile.")
+    found = [
+        f"{path.relative_to(SRC)} imports {name}"
+        for module, path, is_package in source_files("api")
+        for name in imported_modules(path.read_text(), module, is_package=is_package)
+        if name.startswith(rooms) and _is_module(name)  # not a name the face hands on
+    ]
+    assert found == []
+
+
+def test_the_api_leaves_botocore_to_the_aws_layer() -> None:
+    assert violations("api", ("botocore",)) == []

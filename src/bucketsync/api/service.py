@@ -36,7 +36,7 @@ from bucketsync.compose import build_engine, build_mirror
 from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError, MalformedEventError, is_retryable
 from bucketsync.events import parse_message
-from bucketsync.reconcile.periodic import PeriodicSync
+from bucketsync.reconcile import PeriodicSync
 from bucketsync.settings import Settings
 from bucketsync.sinks.mirror import MirrorSink
 
