@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from bucketsync.aws.clients import Clients
@@ -59,17 +60,21 @@ def build_catalog(
     )
 
 
+def build_loader(settings: Settings, clients: Clients) -> FileLoader:
+    """What loads a file's rows into its table: the records sink's, and ``bucketsync load``'s."""
+    return FileLoader(
+        clients.s3,
+        clients.dynamodb,
+        tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+    )
+
+
 def build_records(settings: Settings, clients: Clients) -> RecordsSink | None:
     """The records sink, when routing rules are set."""
     routes = load_routes(settings.routes, settings.routes_file)
     if not routes:
         return None
-    loader = FileLoader(
-        clients.s3,
-        clients.dynamodb,
-        tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
-    )
-    return RecordsSink(loader, routes, manifest_table=settings.table)
+    return RecordsSink(build_loader(settings, clients), routes, manifest_table=settings.table)
 
 
 def build_engine(
@@ -111,6 +116,43 @@ def build_engine(
         ordering=settings.ordering,
         executor=ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bucketsync-s3"),
     )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An engine and, when it has one, the mirror among its sinks: the one a service in the
+    same process serves, so both see one state store."""
+
+    engine: Engine
+    mirror: MirrorSink | None
+
+
+def build_parts(settings: Settings, clients: Clients | None = None) -> Parts:
+    """``build_engine``, with its mirror named."""
+    clients = clients or Clients(settings)
+    mirror = build_mirror(settings, clients)
+    return Parts(_engine_over(settings, clients, mirror), mirror)
+
+
+def build_mirrored(settings: Settings, clients: Clients | None = None) -> tuple[Engine, MirrorSink]:
+    """The engine and its mirror, for a runtime that serves the mirror: it needs one."""
+    clients = clients or Clients(settings)
+    mirror = build_mirror(settings, clients)
+    if mirror is None:
+        raise ConfigurationError(
+            "the service needs a mirror directory: set BUCKETSYNC_MIRROR_DIR (or "
+            "LOCAL_DOWNLOAD_DIR) or pass --mirror-dir"
+        )
+    return _engine_over(settings, clients, mirror), mirror
+
+
+def _engine_over(settings: Settings, clients: Clients, mirror: MirrorSink | None) -> Engine:
+    try:
+        return build_engine(settings, clients, mirror=mirror)
+    except BaseException:
+        if mirror is not None:
+            mirror.close()  # its store is open: nothing else will close it
+        raise
 
 
 def listed_sinks(engine: Engine) -> list[ReconciledSink]:

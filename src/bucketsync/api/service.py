@@ -32,7 +32,7 @@ from bucketsync.api.models import (
 )
 from bucketsync.api.queue import QueueFeed
 from bucketsync.aws.clients import Clients
-from bucketsync.compose import build_engine, build_mirror
+from bucketsync.compose import build_mirrored
 from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError, MalformedEventError, is_retryable
 from bucketsync.events import parse_message
@@ -63,17 +63,7 @@ class ServiceParts:
 def service_parts(settings: Settings, clients: Clients | None = None) -> ServiceParts:
     """The mirror, and the engine that feeds it (plus the catalog and records, if set)."""
     clients = clients or Clients(settings)
-    mirror = build_mirror(settings, clients)
-    if mirror is None:
-        raise ConfigurationError(
-            "the service needs a mirror directory: set BUCKETSYNC_MIRROR_DIR (or "
-            "LOCAL_DOWNLOAD_DIR) or pass --mirror-dir"
-        )
-    try:
-        engine = build_engine(settings, clients, mirror=mirror)
-    except BaseException:
-        mirror.close()
-        raise
+    engine, mirror = build_mirrored(settings, clients)
     return ServiceParts(engine, mirror, clients, observe(engine, mirror))
 
 
