@@ -36,8 +36,8 @@ from bucketsync.events import parse_message
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.runtimes.build import build_worker
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
 
 TARGET_P99_MS = 250.0
 SAMPLE_EVERY = 20

@@ -170,7 +170,7 @@ def bucketsync(
     clients = setting.clients
     table = table or setting.table()
     transact = options.pop("transact", False)
-    # As wiring.reconcile_sinks builds it: its own client, parameters unvalidated.
+    # As compose.reconcile_sinks builds it: its own client, parameters unvalidated.
     writer = ConditionalWriter(setting.writer, transact=transact, executor=ThreadPoolExecutor(32))
     sink = CatalogSink(writer, table, reader=clients.dynamodb)
     clock = ObservationClock()

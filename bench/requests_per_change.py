@@ -19,8 +19,8 @@ from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.runtimes.build import build_worker
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
 
 
 def workload(n: int, rng: random.Random) -> list[tuple[str, str]]:

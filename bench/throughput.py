@@ -32,13 +32,14 @@ from bench.fake_aws import Delay, FakeAWS, attach
 from bench.requests_per_change import workload
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
+from bucketsync.compose import build_engine
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.tables import table_definition
-from bucketsync.wiring import build_engine, build_worker
 
 Batch = list[dict[str, Any]]
 LATENCY = 0.010

@@ -32,6 +32,7 @@ from urllib.parse import quote_plus
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine
 from bucketsync.engine.ports import ObjectSource
 from bucketsync.engine.state import ObjectState
 from bucketsync.local.stack import Stack, queue_counts
@@ -39,7 +40,6 @@ from bucketsync.reconcile import Drift, Fingerprint, catalog_fingerprints, compa
 from bucketsync.runtimes.worker import Worker, WorkerStats
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
 
 pytestmark = pytest.mark.integration
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.reader import CatalogReader, deserialize
-from bucketsync.wiring import build_engine
 
 
 def created(bucket: str, key: str, sequencer: str | None = None, **kw: object) -> Change:

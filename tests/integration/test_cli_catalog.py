@@ -18,11 +18,12 @@ from typer.testing import CliRunner, Result
 
 from bucketsync.aws.clients import Clients
 from bucketsync.cli import app
+from bucketsync.compose import build_engine
 from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, FAKE_SECRET_ACCESS_KEY
 from bucketsync.local.stack import Stack
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine, build_worker
 
 PREFIX = "reports/"
 # Under PREFIX: spaces, '+', unicode, '#', '?', '%20' (literal, never decoded), deep prefixes.

@@ -19,11 +19,11 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
 
 EVENTS = Path(__file__).parents[1] / "events"
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import reconcile_sinks
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import Drift, catalog_fingerprints, compare, list_bucket
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.run import Reconciler
+from bucketsync.runtimes.build import build_worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker, reconcile_sinks
 
 KEY = "reports/live.txt"
 

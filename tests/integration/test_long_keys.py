@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine
 from bucketsync.local.stack import Stack
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
 
 
 @pytest.mark.parametrize("length", [1020, 1021, 1024])

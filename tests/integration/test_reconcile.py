@@ -25,11 +25,11 @@ from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.run import Options, Reconciler
 from bucketsync.reconcile.shards import Shard
 from bucketsync.routes import parse_routes
+from bucketsync.runtimes.build import build_worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_worker
 
 ROUTES = '[{"match": "data/*.jsonl", "table": "%s"}]'
 

@@ -14,10 +14,10 @@ import pytest
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.reconcile import ReconcileApp
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
 
 
 class Context:

@@ -16,10 +16,10 @@ import pytest
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.local.stack import Stack, StackNames
+from bucketsync.runtimes.build import build_worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.keyed import FILE_INDEX
 from bucketsync.sinks.records.manifest import ManifestStore
-from bucketsync.wiring import build_worker
 
 
 @pytest.fixture(params=["index", "index without _gen", "scan"])

@@ -268,13 +268,16 @@ def test_local_up_serve_shows_what_its_worker_applied(
 ) -> None:
     # GIVEN local up's service, over the engine its worker applies with (`local up --serve`)
     from bucketsync.cli.local import _service  # noqa: PLC0415 - the wiring under test
-    from bucketsync.wiring import build_engine, build_worker  # noqa: PLC0415
+    from bucketsync.compose import build_parts  # noqa: PLC0415
+    from bucketsync.runtimes.build import build_worker  # noqa: PLC0415
 
     settings = service_settings.override(api_port=0)
-    engine = build_engine(settings, clients)
+    parts = build_parts(settings, clients)
+    engine = parts.engine
+    assert parts.mirror is not None
     worker = build_worker(settings, clients, queue_url=stack.queue_url, engine=engine)
     try:
-        with _service(settings, clients, engine) as port:
+        with _service(settings, clients, engine, parts.mirror) as port:
             # WHEN the worker applies an upload from the queue
             put(clients, stack, "worker/seen.txt", b"by the worker")
             assert worker.drain().failed == 0

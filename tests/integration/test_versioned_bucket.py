@@ -18,6 +18,7 @@ from urllib.parse import quote_plus
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine, reconcile_sinks
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_stack
 from bucketsync.reconcile import Drift, catalog_fingerprints, compare, list_bucket
@@ -26,7 +27,6 @@ from bucketsync.reconcile.run import Reconciler
 from bucketsync.runtimes.worker import Worker, WorkerStats
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine, reconcile_sinks
 
 KEY = "versioned/report 2024+final é.csv"
 

@@ -33,13 +33,13 @@ from bucketsync.aws.clients import Clients
 from bucketsync.local.emulator import Emulator, settings_for
 from bucketsync.local.stack import Stack, ensure_stack, queue_counts
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import download
 from bucketsync.sinks.tables import table_definition
-from bucketsync.wiring import build_worker
 
 MIB = 1 << 20
 

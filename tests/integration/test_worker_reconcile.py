@@ -25,9 +25,9 @@ from tests.integration.test_worker_faults import (
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack, queue_counts
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_worker
 
 ONE_SECOND_IN_HOURS = 1 / 3600
 

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine
 from bucketsync.local.emulator import Emulator, settings_for
 from bucketsync.local.stack import Stack, queue_counts
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_engine
 
 EXIT_DEADLINE_SECONDS = 10.0
 READY_DEADLINE_SECONDS = 30.0

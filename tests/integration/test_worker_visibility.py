@@ -15,10 +15,10 @@ from typing import Any
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import Stack, ensure_stack, queue_counts
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog.reader import CatalogReader
-from bucketsync.wiring import build_worker
 
 SLOW_SECONDS = 7.0  # each HeadObject: 3.5 times the queue's visibility timeout
 VISIBILITY_SECONDS = 2

@@ -232,7 +232,7 @@ def test_engine_and_events_never_import_the_aws_sdk(layer: str) -> None:
 @pytest.mark.parametrize("layer", ["engine", "events"])
 def test_engine_and_events_never_import_the_aws_layer_or_anything_above(layer: str) -> None:
     above = ("bucketsync.aws", "bucketsync.sinks", "bucketsync.runtimes", "bucketsync.cli")
-    assert violations(layer, (*above, "bucketsync.local", "bucketsync.wiring")) == []
+    assert violations(layer, (*above, "bucketsync.local", "bucketsync.compose")) == []
 
 
 def test_events_never_import_the_engine() -> None:
@@ -240,5 +240,37 @@ def test_events_never_import_the_engine() -> None:
 
 
 def test_sinks_never_import_runtimes_cli_or_local() -> None:
-    forbidden = ("bucketsync.runtimes", "bucketsync.cli", "bucketsync.local", "bucketsync.wiring")
+    forbidden = ("bucketsync.runtimes", "bucketsync.cli", "bucketsync.local", "bucketsync.compose")
     assert violations("sinks", forbidden) == []
+
+
+def test_composition_never_imports_what_runs_it() -> None:
+    # compose.py builds every runtime's parts; the runtimes, the service and the CLI ask it.
+    module = SRC / "compose.py"
+    forbidden = ("bucketsync.runtimes", "bucketsync.api", "bucketsync.cli", "bucketsync.local")
+    names = imported_modules(module.read_text(), "bucketsync.compose")
+    assert [n for n in names if any(n == f or n.startswith(f"{f}.") for f in forbidden)] == []
+
+
+def test_the_local_stack_never_imports_the_cli() -> None:
+    assert violations("local", ("bucketsync.cli",)) == []
+
+
+def _is_module(name: str) -> bool:
+    path = SRC.joinpath(*name.split(".")[1:])
+    return path.with_suffix(".py").is_file() or path.is_dir()
+
+
+def test_the_api_speaks_to_the_mirror_and_reconcile_through_their_faces() -> None:
+    rooms = ("bucketsync.sinks.mirror.", "bucketsync.reconcile.")
+    found = [
+        f"{path.relative_to(SRC)} imports {name}"
+        for module, path, is_package in source_files("api")
+        for name in imported_modules(path.read_text(), module, is_package=is_package)
+        if name.startswith(rooms) and _is_module(name)  # not a name the face hands on
+    ]
+    assert found == []
+
+
+def test_the_api_leaves_botocore_to_the_aws_layer() -> None:
+    assert violations("api", ("botocore",)) == []

@@ -14,10 +14,10 @@ import pytest
 from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError
 from bucketsync.reconcile.report import Report
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.schedule import ReconcileSchedule
 from bucketsync.settings import Settings
 from bucketsync.sinks.memory import MemorySink
-from bucketsync.wiring import build_worker
 from tests.unit.fakes import FakeBucket
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/q"

@@ -8,10 +8,10 @@ import boto3
 from botocore.stub import ANY, Stubber
 
 from bucketsync.engine.pipeline import Engine
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.memory import MemorySink
-from bucketsync.wiring import build_worker
 from tests.unit.fakes import FakeBucket
 
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/q"

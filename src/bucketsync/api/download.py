@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from bucketsync.sinks.mirror.opened import Opened
+from bucketsync.sinks.mirror import Opened
 
 
 def entity_tag(opened: Opened) -> str | None:

@@ -27,7 +27,7 @@ from bucketsync.errors import (
     MalformedEventError,
     RetryableError,
 )
-from bucketsync.sinks.mirror.paths import UnsafeKeyError
+from bucketsync.sinks.mirror import UnsafeKeyError
 
 log = logging.getLogger(__name__)
 

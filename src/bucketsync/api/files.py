@@ -11,38 +11,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bucketsync.api.cursor import CursorError, make_cursor
 from bucketsync.api.models import FileInfo, FileList
-from bucketsync.aws.errors import error_code, translate
-from bucketsync.sinks.mirror.store import MirrorStore
+from bucketsync.aws.s3 import resume_page
+from bucketsync.sinks.mirror import MirrorStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-# What S3 answers for a continuation token it does not take (expired, another bucket's).
-_BAD_TOKEN = frozenset({"InvalidArgument", "InvalidToken", "InvalidContinuationToken"})
 
 
 def list_bucket_page(
     s3: S3Client, bucket: str, prefix: str, *, limit: int, token: str | None
 ) -> FileList:
     """One page of ``ListObjectsV2`` under ``prefix``: one call, resuming at S3's ``token``."""
-    request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": limit}
-    if token is not None:
-        request["ContinuationToken"] = token
-    try:
-        answer = s3.list_objects_v2(**request)
-    except ClientError as exc:
-        if error_code(exc) in _BAD_TOKEN:
-            raise CursorError(
-                "S3 does not take this cursor's continuation token any more: list again "
-                "without a cursor"
-            ) from exc
-        raise translate(exc, f"ListObjectsV2 s3://{bucket}/{prefix}") from exc
-    except BotoCoreError as exc:
-        raise translate(exc, f"ListObjectsV2 s3://{bucket}/{prefix}") from exc
+    answer = resume_page(s3, bucket, prefix, limit=limit, token=token)
+    if answer is None:
+        raise CursorError(
+            "S3 does not take this cursor's continuation token any more: list again "
+            "without a cursor"
+        )
     files = [_file_info(item) for item in answer.get("Contents", [])]
     following = answer.get("NextContinuationToken")
     more = bool(answer.get("IsTruncated")) and bool(following)

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bucketsync.api.models import S3Status
-from bucketsync.aws.errors import RETRYABLE_CODES, error_code, http_status
-from bucketsync.sinks.mirror.download import TEMP_PREFIX
+from bucketsync.aws.errors import RETRYABLE_CODES
+from bucketsync.aws.s3 import probe_bucket
+from bucketsync.sinks.mirror import TEMP_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,20 +37,15 @@ class S3Check:
 def check_s3(probe: S3Client, bucket: str | None) -> S3Check:
     """HeadBucket of ``bucket`` (ListBuckets without one), once, and what its answer means."""
     action = "HeadBucket" if bucket else "ListBuckets"
-    try:
-        if bucket:
-            probe.head_bucket(Bucket=bucket)
-        else:
-            probe.list_buckets()
-    except ClientError as exc:
-        return _answered(exc, action, bucket)
-    except BotoCoreError as exc:  # no answer at all: refused, timed out, bad endpoint
-        return S3Check("unreachable", f"S3 is not reachable ({action}): {exc}")
+    answer = probe_bucket(probe, bucket)
+    if answer.unreachable:
+        return S3Check("unreachable", f"S3 is not reachable ({action}): {answer.unreachable}")
+    if answer.refused:
+        return _answered(answer.code, answer.status, action, bucket)
     return S3Check("ok", "")
 
 
-def _answered(exc: ClientError, action: str, bucket: str | None) -> S3Check:
-    code, status = error_code(exc), http_status(exc)
+def _answered(code: str, status: int, action: str, bucket: str | None) -> S3Check:
     where = f"s3://{bucket}" if bucket else "the account's buckets"
     if code in NOT_FOUND_CODES or status == 404:
         return S3Check(

@@ -20,9 +20,7 @@ from bucketsync.api.errors import NoBucketError, RejectedError, ServiceBusyError
 from bucketsync.api.health import S3Check
 from bucketsync.api.models import SyncDetail, SyncJob, SyncResult, SyncSummary
 from bucketsync.errors import ConfigurationError
-from bucketsync.reconcile.mirror import MAX_DETAILS as REPORT_CAP
-from bucketsync.reconcile.mirror import SyncReport, full_sync, scope_of
-from bucketsync.reconcile.periodic import PeriodicSync
+from bucketsync.reconcile import PeriodicSync, SyncReport, full_sync, scope_of
 from bucketsync.sinks.mirror import MirrorSink
 
 if TYPE_CHECKING:
@@ -110,7 +108,7 @@ def result_of(report: SyncReport) -> SyncResult:
     return SyncResult(
         **summary_of(report).model_dump(),
         sync_details=details,
-        details_truncated=len(report.details) > MAX_DETAILS or len(report.details) >= REPORT_CAP,
+        details_truncated=len(report.details) > MAX_DETAILS or report.details_capped,
     )
 
 

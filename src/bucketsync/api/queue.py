@@ -21,9 +21,9 @@ from bucketsync.api.activity import Activity
 from bucketsync.api.models import QueueStatus
 from bucketsync.aws.clients import Clients
 from bucketsync.engine.pipeline import Engine
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.worker import STOP_GRACE_SECONDS, Worker
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_worker
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from bucketsync.api.errors import NoBucketError, NotFoundError
 from bucketsync.api.files import list_bucket_page, list_mirror_page
 from bucketsync.api.models import FileList
 from bucketsync.api.routes_sync import MAX_KEY_LENGTH
-from bucketsync.sinks.mirror.opened import open_mirrored
+from bucketsync.sinks.mirror import open_mirrored
 
 router = APIRouter(tags=["files"])
 

@@ -1,6 +1,6 @@
 """What the routes call: the engine and mirror the service runs, and its counters.
 
-``service_parts`` is the one place the service's engine is built (``bucketsync.wiring``);
+``service_parts`` is the one place the service's engine is built (``bucketsync.compose``);
 ``Service`` is everything a route needs, created once per app and stopped at shutdown: the
 periodic full sync, the queue poller (``queue=True``), the activity the status page shows.
 """
@@ -32,13 +32,13 @@ from bucketsync.api.models import (
 )
 from bucketsync.api.queue import QueueFeed
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_mirrored
 from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError, MalformedEventError, is_retryable
 from bucketsync.events import parse_message
-from bucketsync.reconcile.periodic import PeriodicSync
+from bucketsync.reconcile import PeriodicSync
 from bucketsync.settings import Settings
 from bucketsync.sinks.mirror import MirrorSink
-from bucketsync.wiring import build_engine, build_mirror
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -63,17 +63,7 @@ class ServiceParts:
 def service_parts(settings: Settings, clients: Clients | None = None) -> ServiceParts:
     """The mirror, and the engine that feeds it (plus the catalog and records, if set)."""
     clients = clients or Clients(settings)
-    mirror = build_mirror(settings, clients)
-    if mirror is None:
-        raise ConfigurationError(
-            "the service needs a mirror directory: set BUCKETSYNC_MIRROR_DIR (or "
-            "LOCAL_DOWNLOAD_DIR) or pass --mirror-dir"
-        )
-    try:
-        engine = build_engine(settings, clients, mirror=mirror)
-    except BaseException:
-        mirror.close()
-        raise
+    engine, mirror = build_mirrored(settings, clients)
     return ServiceParts(engine, mirror, clients, observe(engine, mirror))
 
 

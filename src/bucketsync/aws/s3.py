@@ -110,6 +110,53 @@ def list_page(s3: S3Client, **request: Any) -> Any:
         raise translate(exc, f"ListObjectsV2 {where}") from exc
 
 
+# What S3 answers for a continuation token it does not take (expired, another bucket's).
+_BAD_TOKEN = frozenset({"InvalidArgument", "InvalidToken", "InvalidContinuationToken"})
+
+
+def resume_page(
+    s3: S3Client, bucket: str, prefix: str, *, limit: int, token: str | None
+) -> Any | None:
+    """One ListObjectsV2 page of at most ``limit`` keys, resuming at S3's ``token``; None when
+    S3 no longer takes that token (the caller's cursor is stale), other errors translated."""
+    request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": limit}
+    if token is not None:
+        request["ContinuationToken"] = token
+    try:
+        return s3.list_objects_v2(**request)
+    except ClientError as exc:
+        if error_code(exc) in _BAD_TOKEN:
+            return None
+        raise translate(exc, f"ListObjectsV2 s3://{bucket}/{prefix}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, f"ListObjectsV2 s3://{bucket}/{prefix}") from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeAnswer:
+    """What S3 answered one probe: taken (``refused`` False), refused with ``code`` and HTTP
+    ``status``, or no answer at all (``unreachable``: why, as botocore said it)."""
+
+    refused: bool = False
+    code: str = ""
+    status: int = 0
+    unreachable: str = ""
+
+
+def probe_bucket(probe: S3Client, bucket: str | None) -> ProbeAnswer:
+    """HeadBucket of ``bucket`` (ListBuckets without one), once: what S3 answered."""
+    try:
+        if bucket:
+            probe.head_bucket(Bucket=bucket)
+        else:
+            probe.list_buckets()
+    except ClientError as exc:
+        return ProbeAnswer(refused=True, code=error_code(exc), status=http_status(exc))
+    except BotoCoreError as exc:  # no answer at all: refused, timed out, bad endpoint
+        return ProbeAnswer(unreachable=str(exc) or type(exc).__name__)
+    return ProbeAnswer()
+
+
 def read_object(s3: S3Client, bucket: str, key: str) -> bytes:
     """A small object's whole body (a manifest, a checksum); botocore's errors translated."""
     try:

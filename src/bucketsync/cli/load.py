@@ -32,12 +32,13 @@ from bucketsync.aws.dynamo import key_schema
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.cli.common import parse_s3_uri
 from bucketsync.cli.exits import EXIT_NO_INPUT, fail
+from bucketsync.compose import build_loader
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ObjectState
 from bucketsync.errors import ConfigurationError
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.formats import FormatOptions
-from bucketsync.sinks.records.loader import FileLoader, LoadReport, Target
+from bucketsync.sinks.records.loader import LoadReport, Target
 from bucketsync.sinks.tables import PK, SK
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def run(
     # would fail every row and still commit a new generation of none.
     found = _the_object(clients, uri, bucket, key)
     _check_tables(clients.dynamodb, target, dry_run=dry_run)
-    loader = FileLoader(clients.s3, clients.dynamodb)
+    loader = build_loader(settings, clients)
     console = Console(stderr=True)
     with _bar(console, found.size or 0) as (bar, task):
 

@@ -15,13 +15,15 @@ from rich.panel import Panel
 from bucketsync.aws.clients import Clients
 from bucketsync.cli.common import usable_directory
 from bucketsync.cli.processed import Processed
+from bucketsync.compose import build_parts
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
 from bucketsync.routes import load_routes
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine, build_worker
+from bucketsync.sinks.mirror import MirrorSink
 
 _STACK_FIELDS = {
     "endpoint_url",
@@ -41,7 +43,7 @@ def demo() -> None:
     """Run the scripted scenario on a fresh emulator; exit 0 if everything converged."""
     # Imported here: the demo runs the sync service, whose packages (FastAPI, uvicorn) come
     # with the [local] and [service] extras, not with the CLI alone.
-    from bucketsync.local import demo as demo_script  # noqa: PLC0415
+    from bucketsync.cli import demo as demo_script  # noqa: PLC0415
 
     raise typer.Exit(demo_script.run())
 
@@ -127,11 +129,12 @@ def up(
         console.file.flush()
         stop = threading.Event()
         install_signal_handlers(stop)
-        engine = build_engine(settings, clients)
+        parts = build_parts(settings, clients)
+        engine = parts.engine
         worker = build_worker(settings, clients, queue_url=stack.queue_url, engine=engine)
         with contextlib.ExitStack() as running:
-            if serve:
-                port = running.enter_context(_service(settings, clients, engine))
+            if serve and parts.mirror is not None:
+                port = running.enter_context(_service(settings, clients, engine, parts.mirror))
                 console.print(
                     f"sync service  http://127.0.0.1:{port}  (docs /docs), mirror in "
                     f"{settings.mirror_dir}",
@@ -145,15 +148,15 @@ def up(
 
 
 @contextlib.contextmanager
-def _service(settings: Settings, clients: Clients, engine: Engine) -> Iterator[int]:
+def _service(
+    settings: Settings, clients: Clients, engine: Engine, mirror: MirrorSink
+) -> Iterator[int]:
     """The sync service over the worker's own mirror, so both see one state store."""
     # Imported here: FastAPI and uvicorn come with the [local] and [service] extras.
     from bucketsync.api import create_app  # noqa: PLC0415
     from bucketsync.api.service import ServiceParts, observe  # noqa: PLC0415
     from bucketsync.local.service import serving  # noqa: PLC0415
-    from bucketsync.sinks.mirror import MirrorSink  # noqa: PLC0415
 
-    mirror = next(sink for sink in engine.sinks if isinstance(sink, MirrorSink))
     # The worker applies through the same engine: the status page sees what it does.
     parts = ServiceParts(engine, mirror, clients, observe(engine, mirror))
     app = create_app(settings, parts=parts)

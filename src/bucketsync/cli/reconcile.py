@@ -23,6 +23,7 @@ from rich.table import Table
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.cli.common import parse_s3_uri
+from bucketsync.compose import SINK_NAMES, reconcile_sinks
 from bucketsync.errors import BucketSyncError
 from bucketsync.reconcile.checkpoint import FileCheckpoints, default_path, run_signature
 from bucketsync.reconcile.inventory import InventoryListing
@@ -31,7 +32,6 @@ from bucketsync.reconcile.report import CLASSES, Report
 from bucketsync.reconcile.run import Options, Reconciler
 from bucketsync.reconcile.shards import plan
 from bucketsync.settings import Settings
-from bucketsync.wiring import SINK_NAMES, reconcile_sinks
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
+from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_worker
 
 log = logging.getLogger(__name__)
 

@@ -77,6 +77,11 @@ class SyncReport:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(message)
 
+    @property
+    def details_capped(self) -> bool:
+        """Whether details were left out: the counts are exact, the list stops at its cap."""
+        return len(self.details) >= MAX_DETAILS
+
     def detail(self, operation: str, key: str, status: str, message: str = "") -> None:
         if len(self.details) < MAX_DETAILS:
             self.details.append(SyncDetail(operation, key, status, message))

@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bucketsync.aws.clients import Clients
+from bucketsync.compose import build_engine, writes_to
 from bucketsync.deadline import deadline_in
 from bucketsync.engine.pipeline import BatchReport, Engine
 from bucketsync.errors import (
@@ -46,7 +47,6 @@ from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.runtimes.processor import EngineBatchProcessor
 from bucketsync.runtimes.visibility import backoff_seconds, change_visibility, queue_url_of
 from bucketsync.settings import Settings
-from bucketsync.wiring import build_engine, writes_to
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

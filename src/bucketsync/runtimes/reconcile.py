@@ -34,6 +34,7 @@ from typing import Any
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.queues import send_all
 from bucketsync.aws.runs import TableBudget, TableCheckpoints
+from bucketsync.compose import reconcile_sinks
 from bucketsync.errors import MalformedEventError
 from bucketsync.logs import json_logger
 from bucketsync.reconcile.listing import S3Listing
@@ -41,7 +42,6 @@ from bucketsync.reconcile.run import Options, Reconciler
 from bucketsync.reconcile.shards import Shard, plan
 from bucketsync.runtimes.invocations import is_sqs_batch
 from bucketsync.settings import Settings
-from bucketsync.wiring import reconcile_sinks
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@
 ``files``     the mirror's files: clashes, removal, still the one written?
 ``sink``      ``MirrorSink``: the engine's sink, listed and repaired by reconcile
 ``untracked`` files under the root the mirror did not write
+``opened``    a mirrored file opened for serving, only if it is the one the mirror wrote
 
 A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``).
 
@@ -19,18 +20,23 @@ docs/mirror.md has the rules: the path table, ordering, integrity, and full sync
 
 from __future__ import annotations
 
+from bucketsync.sinks.mirror.download import TEMP_PREFIX
+from bucketsync.sinks.mirror.opened import Opened, open_mirrored
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
 from bucketsync.sinks.mirror.sink import MirrorSink
 from bucketsync.sinks.mirror.store import Entry, MirrorStore, StoreCorruptError
 from bucketsync.sinks.mirror.untracked import count_untracked
 
 __all__ = [
+    "TEMP_PREFIX",
     "Entry",
     "MirrorSink",
     "MirrorStore",
+    "Opened",
     "StoreCorruptError",
     "UnsafeKeyError",
     "count_untracked",
     "key_of",
     "local_path",
+    "open_mirrored",
 ]

@@ -1,10 +1,16 @@
-"""Build what a runtime needs from one ``Settings`` object: the engine, the worker, the sinks
-reconcile marches over."""
+"""Build what a runtime needs from one ``Settings`` object: the engine and its sinks, the sinks
+reconcile marches over.
+
+The one place parts are put together: runtimes, the service, the CLI and the demo ask here for
+what they run, and only add what is their own (``runtimes.build`` makes the worker of these
+parts). Nothing here imports a runtime, so every runtime may import it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from bucketsync.aws.clients import Clients
@@ -15,8 +21,6 @@ from bucketsync.engine.ports import Listable, Sink
 from bucketsync.errors import ConfigurationError
 from bucketsync.reconcile.run import ReconciledSink
 from bucketsync.routes import load_routes
-from bucketsync.runtimes.schedule import HOUR, ReconcileSchedule, march_sinks
-from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.mirror import MirrorSink
@@ -56,17 +60,21 @@ def build_catalog(
     )
 
 
+def build_loader(settings: Settings, clients: Clients) -> FileLoader:
+    """What loads a file's rows into its table: the records sink's, and ``bucketsync load``'s."""
+    return FileLoader(
+        clients.s3,
+        clients.dynamodb,
+        tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
+    )
+
+
 def build_records(settings: Settings, clients: Clients) -> RecordsSink | None:
     """The records sink, when routing rules are set."""
     routes = load_routes(settings.routes, settings.routes_file)
     if not routes:
         return None
-    loader = FileLoader(
-        clients.s3,
-        clients.dynamodb,
-        tuning=Tuning(tombstone_ttl_days=settings.tombstone_ttl_days),
-    )
-    return RecordsSink(loader, routes, manifest_table=settings.table)
+    return RecordsSink(build_loader(settings, clients), routes, manifest_table=settings.table)
 
 
 def build_engine(
@@ -110,61 +118,47 @@ def build_engine(
     )
 
 
-def build_worker(
-    settings: Settings,
-    clients: Clients | None = None,
-    *,
-    queue_url: str | None = None,
-    threads: int | None = None,
-    engine: Engine | None = None,
-) -> Worker:
-    """The SQS worker over ``engine`` (default: ``build_engine``); queue and threads default to
-    the settings'."""
+@dataclass(frozen=True)
+class Parts:
+    """An engine and, when it has one, the mirror among its sinks: the one a service in the
+    same process serves, so both see one state store."""
+
+    engine: Engine
+    mirror: MirrorSink | None
+
+
+def build_parts(settings: Settings, clients: Clients | None = None) -> Parts:
+    """``build_engine``, with its mirror named."""
     clients = clients or Clients(settings)
-    queue = queue_url or settings.queue_url
-    if not queue:
-        raise ConfigurationError("no queue: pass --queue-url or set BUCKETSYNC_QUEUE_URL")
-    engine = engine or build_engine(settings, clients)
-    return Worker(
-        engine,
-        clients.sqs,
-        queue,
-        threads=threads or settings.worker_threads,
-        wait_time_seconds=settings.wait_time_seconds,
-        visibility_timeout=settings.visibility_timeout,
-        reconcile=_worker_reconcile(settings, clients, engine),
-        context=writes_to(settings, engine),
-    )
+    mirror = build_mirror(settings, clients)
+    return Parts(_engine_over(settings, clients, mirror), mirror)
 
 
-def _worker_reconcile(
-    settings: Settings, clients: Clients, engine: Engine
-) -> ReconcileSchedule | None:
-    """The worker's reconcile of the engine's own sinks (one mirror and state store, not two):
-    on ``reconcile_interval_hours``, and after a lasting fault; it needs the bucket."""
-    interval = settings.reconcile_interval_hours
-    if not settings.bucket:
-        if interval is not None:
-            raise ConfigurationError(
-                "BUCKETSYNC_RECONCILE_INTERVAL_HOURS is set but no bucket to reconcile: set "
-                "BUCKETSYNC_BUCKET (or S3_BUCKET_NAME)"
-            )
-        return None
-    sinks = [sink for sink in engine.sinks if isinstance(sink, Listable)]
-    if not sinks:
-        return None
-    mirror_only = all(sink.name == "mirror" for sink in sinks)
-    run = march_sinks(
-        clients.s3,
-        settings.bucket,
-        sinks,
-        prefix=settings.mirror_prefix if mirror_only else "",
-        shards=settings.reconcile_shards,
-        workers=settings.reconcile_workers,
-        page_size=settings.reconcile_page_size,
-        lookup=engine.source,
-    )
-    return ReconcileSchedule(run, None if interval is None else interval * HOUR)
+def build_mirrored(settings: Settings, clients: Clients | None = None) -> tuple[Engine, MirrorSink]:
+    """The engine and its mirror, for a runtime that serves the mirror: it needs one."""
+    clients = clients or Clients(settings)
+    mirror = build_mirror(settings, clients)
+    if mirror is None:
+        raise ConfigurationError(
+            "the service needs a mirror directory: set BUCKETSYNC_MIRROR_DIR (or "
+            "LOCAL_DOWNLOAD_DIR) or pass --mirror-dir"
+        )
+    return _engine_over(settings, clients, mirror), mirror
+
+
+def _engine_over(settings: Settings, clients: Clients, mirror: MirrorSink | None) -> Engine:
+    try:
+        return build_engine(settings, clients, mirror=mirror)
+    except BaseException:
+        if mirror is not None:
+            mirror.close()  # its store is open: nothing else will close it
+        raise
+
+
+def listed_sinks(engine: Engine) -> list[ReconciledSink]:
+    """The engine's own sinks that reconcile can list and repair (one mirror and state store
+    shared with the engine, not a second)."""
+    return [sink for sink in engine.sinks if isinstance(sink, Listable)]
 
 
 def writes_to(settings: Settings, engine: Engine) -> str:

@@ -30,7 +30,7 @@ from bucketsync.api.service import service_parts
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.requests import RequestCounter
 from bucketsync.cli.catalog import render
-from bucketsync.engine.ports import Listable
+from bucketsync.compose import listed_sinks
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.service import serving
 from bucketsync.local.stack import (
@@ -45,10 +45,10 @@ from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import Report
 from bucketsync.reconcile.run import Options, ReconciledSink, Reconciler
 from bucketsync.routes import load_routes
+from bucketsync.runtimes.build import build_worker
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import MirrorSink, local_path
 from bucketsync.sinks.records.reader import RecordsReader
-from bucketsync.wiring import build_worker
 
 TRICKY_KEYS = {
     "reports/2026/11/summary report.txt": (b"Q4 numbers, first draft\n", "text/plain"),
@@ -178,8 +178,8 @@ def _run(console: Console, mirror_dir: Path) -> int:
                 service = f"http://127.0.0.1:{port}"
                 console.print(f"sync service on [bold]{service}[/] (docs at {service}/docs)")
                 reader = CatalogReader(clients.dynamodb, settings.table)
-                sinks = [sink for sink in engine.sinks if isinstance(sink, Listable)]
-                demo = Demo(console, clients, stack, reader, mirror, service, sinks)  # type: ignore[arg-type]
+                sinks = listed_sinks(engine)
+                demo = Demo(console, clients, stack, reader, mirror, service, sinks)
                 ok = _scenario(demo, counter)
         finally:
             stop.set()
