@@ -55,7 +55,12 @@ test: lint chromium
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+# Every test that needs the emulator: tests/integration, tests/chaos and tests/sinks, marked
+# `integration` at collection by tests/conftest.py.
+integration: $(VENV)/.installed-dev chromium
+	$(BIN)/pytest -q -p no:cacheprovider -m integration
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
