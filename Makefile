@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit integration bench clean deploy destroy status logs redrive chromium
+.PHONY: demo test lint unit integration reference bench clean deploy destroy status logs redrive chromium
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("bucketsync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -55,7 +55,17 @@ test: lint chromium
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+# Every test that needs the emulator: tests/integration, tests/chaos and tests/sinks, marked
+# `integration` at collection by tests/conftest.py.
+integration: $(VENV)/.installed-dev chromium
+	$(BIN)/pytest -q -p no:cacheprovider -m integration
+
+# The settings table in README.md and the CLI reference in docs/cli.md, from the code
+# (tests/unit/test_reference.py fails while they differ).
+reference: $(VENV)/.installed-dev
+	$(BIN)/python -m bucketsync.cli.reference
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench

@@ -1,6 +1,9 @@
 """Root fixtures: one emulator per session, a fresh uniquely named stack per test.
 
-Fixtures (integration tests; everything below ``tests/integration`` is marked ``integration``):
+Fixtures (integration tests). Every test below ``tests/integration``, ``tests/chaos`` and
+``tests/sinks`` (the conformance suite runs on the emulator too) is marked ``integration`` here,
+at collection, whether or not its module says so: ``-m "not integration"`` never starts the
+emulator, and a new file in those folders needs no marker of its own.
 
     emulator   session   the running :class:`Emulator` (moto server on 127.0.0.1, fake creds)
     names      function  :class:`StackNames` unique to the test, prefixed with its name
@@ -37,8 +40,9 @@ from bucketsync.local.emulator import (
 from bucketsync.local.stack import Stack, StackNames, ensure_stack, teardown_stack
 from bucketsync.settings import SEED_NAMES, Settings
 
-INTEGRATION_DIR = Path(__file__).parent / "integration"
-SINKS_DIR = Path(__file__).parent / "sinks"  # the conformance suite runs on the emulator too
+TESTS = Path(__file__).parent
+# Everything under these needs the emulator: marked ``integration`` at collection.
+INTEGRATION_DIRS = (TESTS / "integration", TESTS / "chaos", TESTS / "sinks")
 MOTO_ACCOUNT_ID = "123456789012"  # moto's default account: the queue URL's path
 _REMOVED = (
     "AWS_PROFILE",
@@ -79,7 +83,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.is_relative_to(INTEGRATION_DIR) or item.path.is_relative_to(SINKS_DIR):
+        if any(item.path.is_relative_to(folder) for folder in INTEGRATION_DIRS):
             item.add_marker(pytest.mark.integration)
 
 

@@ -5,6 +5,13 @@
   worth retrying.
 * Layers: ``events`` and ``engine`` never import the AWS SDK (nor ``bucketsync.aws``);
   ``sinks`` never import the layers above them (``runtimes``, ``cli``, ``local``).
+* Structure (issue 16), read from the import graph of ``src/bucketsync``: ``local`` never
+  imports the CLI; the composition module (``wiring``) never imports a runtime; ``api`` imports
+  only the faces of ``sinks``'s packages (``sinks.mirror``, never ``sinks.mirror.store``); only
+  ``aws`` imports ``botocore.exceptions``; no module is over 420 lines; the top-level
+  subpackages import each other without a cycle. A rule today's code still breaks is an
+  ``xfail(strict=True)``: it turns into a failure the day it holds (remove the marker then),
+  and ``test_no_rule_gains_an_offender`` keeps anything new from breaking it meanwhile.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import importlib
 import inspect
 import pkgutil
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -274,3 +281,210 @@ def test_the_api_speaks_to_the_mirror_and_reconcile_through_their_faces() -> Non
 
 def test_the_api_leaves_botocore_to_the_aws_layer() -> None:
     assert violations("api", ("botocore",)) == []
+
+
+# --- structure (issue 16) --------------------------------------------------------------------
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """``(bucketsync.x.y, is a package)`` of a file under ``src/bucketsync``."""
+    parts = ("bucketsync", *path.relative_to(SRC).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    return ".".join(parts[:-1] if is_package else parts), is_package
+
+
+MODULES = {
+    name: (path, package) for path in SRC.rglob("*.py") for name, package in [module_name(path)]
+}
+MAX_LINES = 420
+
+
+def within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(f"{prefix}.")
+
+
+def resolved(names: set[str], known: set[str]) -> set[str]:
+    """``names`` without the ``bucketsync.a.B`` that ``from bucketsync.a import B`` yields when
+    ``B`` is a class or function, not a module (``bucketsync.a`` itself is kept)."""
+    return {n for n in names if not n.startswith("bucketsync.") or n in known}
+
+
+def imports_of(module: str) -> set[str]:
+    path, is_package = MODULES[module]
+    source = path.read_text()
+    return resolved(imported_modules(source, module, is_package=is_package), set(MODULES))
+
+
+def modules_in(prefix: str) -> list[str]:
+    """Every module of ``prefix``, whether it is one file or a package of them."""
+    found = sorted(name for name in MODULES if within(name, prefix))
+    assert found, f"{prefix} is not in src/bucketsync any more: point the rule at its new place"
+    return found
+
+
+Offenders = dict[str, str]  # what breaks a rule -> how, for the failure message
+
+
+def importers(prefix: str, imported: str) -> Offenders:
+    """Imports of ``imported`` (or below it) by the modules of ``prefix``; outside bucketsync
+    named by ``imported`` itself (``botocore.exceptions``, not each class taken from it)."""
+    found: Offenders = {}
+    for module in modules_in(prefix):
+        for name in sorted(imports_of(module)):
+            if within(name, imported):
+                shown = name if within(name, "bucketsync") else imported
+                where = MODULES[module][0].relative_to(SRC)
+                found[f"{module} -> {shown}"] = f"{where} imports {shown}"
+    return found
+
+
+def local_imports_the_cli() -> Offenders:
+    return importers("bucketsync.local", "bucketsync.cli")
+
+
+def wiring_imports_a_runtime() -> Offenders:
+    return importers("bucketsync.compose", "bucketsync.runtimes")
+
+
+def api_reaches_inside_a_sink() -> Offenders:
+    """``bucketsync.sinks.<package>.<module>``: past the face a sink package exports."""
+    inside = importers("bucketsync.api", "bucketsync.sinks")
+    return {key: why for key, why in inside.items() if key.split(" -> ")[1].count(".") >= 3}
+
+
+def botocore_exceptions_outside_aws() -> Offenders:
+    return {
+        key: why
+        for key, why in importers("bucketsync", "botocore.exceptions").items()
+        if not within(key.split(" -> ")[0], "bucketsync.aws")
+    }
+
+
+def long_modules() -> Offenders:
+    lengths = {path: len(path.read_text().splitlines()) for path, _ in MODULES.values()}
+    return {
+        str(path.relative_to(SRC)): f"{lines} lines (at most {MAX_LINES}): split it by concept"
+        for path, lines in sorted(lengths.items())
+        if lines > MAX_LINES
+    }
+
+
+def floor(module: str) -> str:
+    """The top-level subpackage (or module) of ``bucketsync`` a module belongs to."""
+    return module.split(".")[1] if "." in module else module
+
+
+def subpackage_cycles() -> Offenders:
+    """Top-level subpackages that import each other, directly or around a loop."""
+    edges: dict[tuple[str, str], str] = {}
+    for module in MODULES:
+        for name in sorted(imports_of(module)):
+            if name in MODULES and name != "bucketsync" and floor(name) != floor(module):
+                edges.setdefault((floor(module), floor(name)), f"{module} imports {name}")
+    reach = {a: {b for (x, b) in edges if x == a} for (a, _) in edges}
+    changed = True
+    while changed:  # a transitive closure: a few dozen floors
+        changed = False
+        for seen in reach.values():
+            more = set().union(*(reach.get(b, set()) for b in seen)) - seen
+            if more:
+                seen.update(more)
+                changed = True
+    cycles: Offenders = {}
+    for a in sorted(reach):
+        loop = sorted({a} | {b for b in reach[a] if a in reach.get(b, set())})
+        if len(loop) > 1 and " <-> ".join(loop) not in cycles:
+            why = [edges[e] for e in sorted(edges) if e[0] in loop and e[1] in loop]
+            cycles[" <-> ".join(loop)] = "; ".join(why)
+    return cycles
+
+
+RULES: dict[str, Callable[[], Offenders]] = {
+    "a: local imports the cli": local_imports_the_cli,
+    "b: wiring imports a runtime": wiring_imports_a_runtime,
+    "c: api reaches inside a sink package": api_reaches_inside_a_sink,
+    "d: botocore.exceptions outside aws": botocore_exceptions_outside_aws,
+    "e: module over 420 lines": long_modules,
+    "f: cycle between top-level subpackages": subpackage_cycles,
+}
+# What breaks each rule on main at issue 16's start; the sessions of issue 16 are removing it.
+# Delete what goes; never add: a new offender fails test_no_rule_gains_an_offender.
+BROKEN_AT_ISSUE_16 = {
+    "a: local imports the cli": set(),
+    "b: wiring imports a runtime": set(),
+    "c: api reaches inside a sink package": set(),
+    "d: botocore.exceptions outside aws": {
+        f"bucketsync.{module} -> botocore.exceptions"
+        for module in (
+            "api.files",
+            "api.health",
+            "local.stack",
+            "runtimes.visibility",
+            "runtimes.worker",
+            "sinks.catalog.reader",
+            "sinks.mirror.download",
+            "sinks.records.loader",
+            "sinks.records.manifest",
+            "sinks.records.sweep",
+        )
+    },
+    "e: module over 420 lines": {"sinks/records/formats.py", "sinks/records/loader.py"},
+    "f: cycle between top-level subpackages": {
+        "cli <-> local",
+        "reconcile <-> sinks",
+        "runtimes <-> compose",
+    },
+}
+
+
+def being_fixed(rule: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"issue 16: rule {rule} — being fixed")
+
+
+def test_the_structure_rules_read_modules_not_names() -> None:
+    known = {"bucketsync.sinks.mirror", "bucketsync.sinks.mirror.store"}
+    names = imported_modules(
+        "from bucketsync.sinks.mirror import MirrorSink, store\nimport botocore.exceptions",
+        "bucketsync.api.files",
+    )
+    assert resolved(names, known) == {
+        "bucketsync.sinks.mirror",
+        "bucketsync.sinks.mirror.store",  # a module: inside the sink package
+        "botocore.exceptions",
+    }
+    assert floor("bucketsync.sinks.mirror.store") == "sinks"
+    assert floor("bucketsync.compose") == "compose"
+    assert modules_in("bucketsync.compose")  # a module or a package: both are found
+
+
+def test_local_never_imports_the_cli() -> None:
+    assert local_imports_the_cli() == {}
+
+
+def test_the_composition_module_never_imports_a_runtime() -> None:
+    assert wiring_imports_a_runtime() == {}
+
+
+def test_api_imports_only_the_faces_of_the_sink_packages() -> None:
+    assert api_reaches_inside_a_sink() == {}
+
+
+@being_fixed("d (api, local, runtimes and sinks import botocore.exceptions)")
+def test_only_the_aws_layer_imports_botocore_exceptions() -> None:
+    assert botocore_exceptions_outside_aws() == {}
+
+
+@being_fixed("e (sinks/records/loader.py and formats.py are over 420 lines)")
+def test_no_module_is_over_420_lines() -> None:
+    assert long_modules() == {}
+
+
+@being_fixed("f (cli <-> local, reconcile <-> sinks, runtimes <-> wiring)")
+def test_no_cycle_between_top_level_subpackages() -> None:
+    assert subpackage_cycles() == {}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_no_rule_gains_an_offender(rule: str) -> None:
+    new = {key: why for key, why in RULES[rule]().items() if key not in BROKEN_AT_ISSUE_16[rule]}
+    assert new == {}, f"rule {rule}: new offenders (the rules: this module's docstring)"
