@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync import deadline
 from bucketsync.aws.batch import BatchResult, BatchWriter
-from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.s3 import open_object, put_object
 from bucketsync.engine.state import EVENT
 from bucketsync.errors import (
     ConfigurationError,
@@ -500,15 +499,13 @@ class FileLoader:
     def publish(self, bucket: str, prefix: str, key: str, report: LoadReport) -> str:
         """Write the load's bad rows to ``s3://bucket/<prefix><key>.errors.json``."""
         target = f"{prefix}{key}.errors.json"
-        try:
-            self._s3.put_object(
-                Bucket=bucket,
-                Key=target,
-                Body=error_report(bucket, key, report),
-                ContentType="application/json",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "PutObject") from exc
+        put_object(
+            self._s3,
+            bucket,
+            target,
+            error_report(bucket, key, report),
+            content_type="application/json",
+        )
         return target
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -524,26 +521,15 @@ class FileLoader:
         last: int | None = None,
     ) -> tuple[_Counting, str | None] | None:
         """The body from byte ``first`` to ``last`` (the end for None) and its encoding; None
-        if that version is gone; _PastTheEnd if ``first`` is past the last byte."""
-        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            request["VersionId"] = version_id
-        elif etag:
-            request["IfMatch"] = f'"{etag}"'  # the version the stamp names, or nothing
-        if first or last is not None:
-            request["Range"] = f"bytes={first}-{'' if last is None else last}"
-        try:
-            answer = self._s3.get_object(**request)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in {"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"}:
-                return None
-            if first and code in {"InvalidRange", "416"}:
-                raise _PastTheEnd(f"s3://{bucket}/{key} ends before byte {first}") from exc
-            raise translate(exc, "GetObject") from exc
-        except BotoCoreError as exc:
-            raise translate(exc, "GetObject") from exc
-        return _Counting(answer["Body"], first), answer.get("ContentEncoding")
+        if that version is gone; PastTheEnd if ``first`` is past the last byte."""
+        opened = open_object(
+            self._s3, bucket, key, etag=etag, version_id=version_id, first=first, last=last
+        )
+        if opened is None:
+            return None
+        if opened.ended:
+            raise _PastTheEnd(f"s3://{bucket}/{key} ends before byte {first}")
+        return _Counting(opened.body, first), opened.encoding
 
 
 def _row_item(row: Row, target: Target, bucket: str, key: str, gen: int) -> dict[str, Any]:

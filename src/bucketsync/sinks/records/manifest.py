@@ -27,10 +27,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.dynamo import conditional_update
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import conditional_update, get_item
 from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
 from bucketsync.engine.state import ABSENT, EVENT, Held, Update
@@ -113,15 +111,11 @@ class ManifestStore:
     # -- reading ------------------------------------------------------------------------------
 
     def read(self, bucket: str, key: str) -> Manifest | None:
-        try:
-            answer = self._client.get_item(
-                TableName=self.table, Key=self._key(bucket, key), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "GetItem") from exc
-        if "Item" not in answer:
+        request = {"TableName": self.table, "Key": self._key(bucket, key), "ConsistentRead": True}
+        found = get_item(self._client, "GetItem", request)
+        if found is None:
             return None
-        item = {k: _de.deserialize(v) for k, v in answer["Item"].items()}
+        item = {k: _de.deserialize(v) for k, v in found.items()}
         return Manifest(
             rev=item.get("rev"),
             status=item.get("status"),

@@ -10,11 +10,9 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.batch import BatchWriter
-from bucketsync.aws.dynamo import paged_items
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import describe_table, paged_items
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX
 from bucketsync.sinks.records.manifest import ROW_PREFIX, file_partition
 
@@ -87,11 +85,7 @@ def sweep(
 
 def has_file_index(client: DynamoDBClient, table: str) -> bool:
     """The file index exists and carries _gen (else a filtered scan finds the rows)."""
-    try:
-        description = client.describe_table(TableName=table)["Table"]
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, "DescribeTable") from exc
-    for index in description.get("GlobalSecondaryIndexes", []):
+    for index in describe_table(client, table).get("GlobalSecondaryIndexes", []):
         if index["IndexName"] != FILE_INDEX:
             continue
         projection = index.get("Projection", {})
