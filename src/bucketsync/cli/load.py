@@ -37,7 +37,9 @@ from bucketsync.engine.state import ObjectState
 from bucketsync.errors import ConfigurationError
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.formats import FormatOptions
-from bucketsync.sinks.records.loader import FileLoader, LoadReport, Target
+from bucketsync.sinks.records.job import LoadReport
+from bucketsync.sinks.records.loader import FileLoader
+from bucketsync.sinks.records.target import Target
 from bucketsync.sinks.tables import PK, SK
 
 if TYPE_CHECKING:

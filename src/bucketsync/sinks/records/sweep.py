@@ -19,7 +19,7 @@ from bucketsync.sinks.records.manifest import ROW_PREFIX, file_partition
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from bucketsync.sinks.records.loader import Target
+    from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
 _deserializer = TypeDeserializer()
