@@ -33,32 +33,22 @@ from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
 from bucketsync.engine.state import ABSENT, EVENT, Held, Update
 from bucketsync.errors import BucketSyncError
-from bucketsync.sinks.sortkey import bounded
+from bucketsync.sinks.records.layout import (
+    MANIFEST_SK,
+    file_partition,
+    index_partition,
+    index_sort_key,
+)
 from bucketsync.sinks.tables import INDEX_PARTITION, INDEX_SORT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MANIFEST_SK = "MANIFEST"
 MAX_REPORTED_ERRORS = 100  # the manifest keeps the first ones; the count is exact
 _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
-ROW_PREFIX = "ROW#"  # rows of a file sort under its partition after this prefix
 _INDEX_NAMES = {"#mb": INDEX_PARTITION, "#mk": INDEX_SORT}
-
-
-def index_partition(sk: str, bucket: str) -> str:
-    """The manifests index's partition: one per manifest store (its sort key) and bucket."""
-    return f"{sk}/{bucket}"
-
-
-def index_sort_key(key: str) -> str:
-    return bounded("", key)
-
-
-def file_partition(bucket: str, key: str) -> str:
-    return f"FILE#{bucket}/{key}"
 
 
 class ClaimKind(enum.Enum):

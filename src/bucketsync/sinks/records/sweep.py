@@ -14,7 +14,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from bucketsync.aws.batch import BatchWriter
 from bucketsync.aws.dynamo import describe_table, paged_items
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX
-from bucketsync.sinks.records.manifest import ROW_PREFIX, file_partition
+from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from bucketsync.errors import ConfigurationError
 from bucketsync.sinks.records.formats import FormatOptions, Row
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE
-from bucketsync.sinks.records.manifest import ROW_PREFIX, ManifestStore, file_partition
+from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
+from bucketsync.sinks.records.manifest import ManifestStore
 from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, convert, item_size
 
 if TYPE_CHECKING:
