@@ -24,7 +24,8 @@ from bucketsync.routes import load_routes
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.mirror import MirrorSink
-from bucketsync.sinks.records.loader import FileLoader, Tuning
+from bucketsync.sinks.records.job import Tuning
+from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.sink import RecordsSink
 
 

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from tests.integration.helpers import file_items
 
 from bucketsync.aws.clients import Clients
-from bucketsync.sinks.records.loader import FileLoader, Target
+from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.reader import RecordsReader
+from bucketsync.sinks.records.target import Target
 from bucketsync.sinks.tables import table_definition
 
 KEY = "data/file.jsonl"

@@ -129,12 +129,28 @@ def conditional_update(
     return dict(answer.get("Attributes", {}))
 
 
-def describe_indexes(client: DynamoDBClient, table: str) -> set[str]:
-    """The names of the table's global secondary indexes."""
+def get_item(
+    client: DynamoDBClient, action: str, request: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """One GetItem: the item (raw, typed), or None when there is none. Errors translated."""
     try:
-        description = client.describe_table(TableName=table)["Table"]
+        answer = client.get_item(**request)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action) from exc
+    return dict(answer["Item"]) if "Item" in answer else None
+
+
+def describe_table(client: DynamoDBClient, table: str) -> dict[str, Any]:
+    """DescribeTable's ``Table``; errors translated (a missing table too: see key_schema)."""
+    try:
+        return dict(client.describe_table(TableName=table)["Table"])
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"DescribeTable {table}") from exc
+
+
+def describe_indexes(client: DynamoDBClient, table: str) -> set[str]:
+    """The names of the table's global secondary indexes."""
+    description = describe_table(client, table)
     return {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
 
 

@@ -71,6 +71,17 @@ CONFIGURATION_CODES = frozenset(
 )
 
 
+# S3's answers for "the version asked for is not there (any more)": deleted, replaced since
+# (an IfMatch that no longer holds), or a version id deleted. HeadObject, with no body, has
+# only the status to say it ("404").
+GONE_CODES = frozenset({"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"})
+
+
+def is_gone(exc: ClientError) -> bool:
+    """The object (or the version of it the request pinned) is gone: nothing to read."""
+    return error_code(exc) in GONE_CODES
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

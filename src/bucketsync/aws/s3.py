@@ -1,15 +1,19 @@
-"""Reading an object's current state from S3 (HeadObject, and optional extras)."""
+"""S3 objects through boto3: their current state (HeadObject, and optional extras), their bodies
+whole, in chunks or from a byte range, listings, puts and the bucket's notifications; botocore's
+errors translated here (``aws.errors``), so callers see only bucketsync's.
+"""
 
 from __future__ import annotations
 
 import codecs
 import dataclasses
+import io
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.errors import error_code, http_status, translate
+from bucketsync.aws.errors import error_code, http_status, is_gone, translate
 from bucketsync.engine.state import ABSENT, ObjectState
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ class S3ObjectSource:
         except ClientError as exc:
             # HeadObject has no body, so a missing key is only a status; without
             # s3:ListBucket AWS answers 403 instead, which translate() reports as a config error.
-            if http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey"):
+            if http_status(exc) == 404 or is_gone(exc):
                 return ABSENT
             raise translate(exc, f"HeadObject s3://{bucket}/{key}") from exc
         except BotoCoreError as exc:
@@ -174,6 +178,57 @@ def object_chunks(s3: S3Client, bucket: str, key: str, chunk: int) -> Iterator[b
         yield from body.iter_chunks(chunk)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Opened:
+    """An object's body (the caller closes it) and its Content-Encoding. ``ended``: the range
+    asked for starts past the end of the object, so the body is empty."""
+
+    body: Any
+    encoding: str | None
+    ended: bool = False
+
+
+def open_object(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    first: int = 0,
+    last: int | None = None,
+) -> Opened | None:
+    """The body from byte ``first`` to ``last`` (the end for None) of the version
+    ``version_id`` names, else of the content ``etag`` names (IfMatch), else of the current
+    one; None if that version is gone (``aws.errors.is_gone``)."""
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
+    elif etag:
+        request["IfMatch"] = f'"{etag}"'  # the version the stamp names, or nothing
+    if first or last is not None:
+        request["Range"] = f"bytes={first}-{'' if last is None else last}"
+    try:
+        answer = s3.get_object(**request)
+    except ClientError as exc:
+        if is_gone(exc):
+            return None
+        if first and error_code(exc) in {"InvalidRange", "416"}:
+            return Opened(io.BytesIO(), None, ended=True)
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    except BotoCoreError as exc:
+        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    return Opened(answer["Body"], answer.get("ContentEncoding"))
+
+
+def put_object(s3: S3Client, bucket: str, key: str, body: bytes, *, content_type: str) -> None:
+    """A small object (a report) written whole; botocore's errors translated."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"PutObject s3://{bucket}/{key}") from exc
 
 
 def notification_configuration(s3: S3Client, bucket: str) -> dict[str, Any]:

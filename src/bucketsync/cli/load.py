@@ -38,7 +38,8 @@ from bucketsync.engine.state import ObjectState
 from bucketsync.errors import ConfigurationError
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.formats import FormatOptions
-from bucketsync.sinks.records.loader import LoadReport, Target
+from bucketsync.sinks.records.job import LoadReport
+from bucketsync.sinks.records.target import Target
 from bucketsync.sinks.tables import PK, SK
 
 if TYPE_CHECKING:

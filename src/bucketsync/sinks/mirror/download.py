@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.errors import error_code, translate
+from bucketsync.aws.errors import is_gone, translate
 from bucketsync.aws.presigned import Got, ObjectGetter
 from bucketsync.errors import RetryableError, SinkWriteError
 from bucketsync.sinks.mirror.marks import mark
@@ -41,7 +41,6 @@ CHUNK = 1 << 20
 TEMP_PREFIX = STATE_DIR + "-"  # no key maps to a name starting so (see paths)
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _NOT_MD5_ENCRYPTION = frozenset({"aws:kms", "aws:kms:dsse"})
-_GONE = frozenset({"PreconditionFailed", "NoSuchKey", "NoSuchVersion", "404", "412"})
 # Out of space or a failing disk can recover; anything else (permissions...) will not.
 _TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN})
 
@@ -118,7 +117,7 @@ def fetch(
             checksum=verify,
         )
     except ClientError as exc:
-        if error_code(exc) in _GONE:
+        if is_gone(exc):
             return None
         raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
     except BotoCoreError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 Read = Callable[[int], bytes]
+# The lone surrogates ``surrogateescape`` decodes undecodable bytes to: a line holding one was
+# not valid text in the file's encoding (a row error, not a crash).
+UNDECODED = re.compile("[\udc80-\udcff]")
 CHUNK = 64 * 1024
 
 

@@ -20,7 +20,8 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from bucketsync.aws.dynamo import describe_indexes, paged_items
 from bucketsync.engine.state import Held
-from bucketsync.sinks.records.manifest import ManifestStore, file_partition, index_partition
+from bucketsync.sinks.records.layout import file_partition, index_partition
+from bucketsync.sinks.records.manifest import ManifestStore
 from bucketsync.sinks.sortkey import LAST_CHARACTER, in_key_order, lower_bound
 from bucketsync.sinks.tables import INDEX_PARTITION, INDEX_SORT, MANIFEST_INDEX
 

@@ -27,40 +27,28 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.dynamo import conditional_update
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import conditional_update, get_item
 from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
 from bucketsync.engine.state import ABSENT, EVENT, Held, Update
 from bucketsync.errors import BucketSyncError
-from bucketsync.sinks.sortkey import bounded
+from bucketsync.sinks.records.layout import (
+    MANIFEST_SK,
+    file_partition,
+    index_partition,
+    index_sort_key,
+)
 from bucketsync.sinks.tables import INDEX_PARTITION, INDEX_SORT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MANIFEST_SK = "MANIFEST"
 MAX_REPORTED_ERRORS = 100  # the manifest keeps the first ones; the count is exact
 _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
-ROW_PREFIX = "ROW#"  # rows of a file sort under its partition after this prefix
 _INDEX_NAMES = {"#mb": INDEX_PARTITION, "#mk": INDEX_SORT}
-
-
-def index_partition(sk: str, bucket: str) -> str:
-    """The manifests index's partition: one per manifest store (its sort key) and bucket."""
-    return f"{sk}/{bucket}"
-
-
-def index_sort_key(key: str) -> str:
-    return bounded("", key)
-
-
-def file_partition(bucket: str, key: str) -> str:
-    return f"FILE#{bucket}/{key}"
 
 
 class ClaimKind(enum.Enum):
@@ -113,15 +101,11 @@ class ManifestStore:
     # -- reading ------------------------------------------------------------------------------
 
     def read(self, bucket: str, key: str) -> Manifest | None:
-        try:
-            answer = self._client.get_item(
-                TableName=self.table, Key=self._key(bucket, key), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "GetItem") from exc
-        if "Item" not in answer:
+        request = {"TableName": self.table, "Key": self._key(bucket, key), "ConsistentRead": True}
+        found = get_item(self._client, "GetItem", request)
+        if found is None:
             return None
-        item = {k: _de.deserialize(v) for k, v in answer["Item"].items()}
+        item = {k: _de.deserialize(v) for k, v in found.items()}
         return Manifest(
             rev=item.get("rev"),
             status=item.get("status"),

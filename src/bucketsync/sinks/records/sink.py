@@ -18,8 +18,10 @@ from bucketsync.errors import BucketSyncError
 from bucketsync.routes import Route, routes_for
 from bucketsync.sinks.records.formats import FormatOptions
 from bucketsync.sinks.records.index import manifests
-from bucketsync.sinks.records.loader import FileLoader, LoadReport, Target
+from bucketsync.sinks.records.job import LoadReport
+from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.manifest import ManifestStore
+from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
 

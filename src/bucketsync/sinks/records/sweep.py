@@ -10,18 +10,16 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.batch import BatchWriter
-from bucketsync.aws.dynamo import paged_items
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import describe_table, paged_items
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX
-from bucketsync.sinks.records.manifest import ROW_PREFIX, file_partition
+from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from bucketsync.sinks.records.loader import Target
+    from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
 _deserializer = TypeDeserializer()
@@ -87,11 +85,7 @@ def sweep(
 
 def has_file_index(client: DynamoDBClient, table: str) -> bool:
     """The file index exists and carries _gen (else a filtered scan finds the rows)."""
-    try:
-        description = client.describe_table(TableName=table)["Table"]
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, "DescribeTable") from exc
-    for index in description.get("GlobalSecondaryIndexes", []):
+    for index in describe_table(client, table).get("GlobalSecondaryIndexes", []):
         if index["IndexName"] != FILE_INDEX:
             continue
         projection = index.get("Projection", {})
