@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint unit integration reference bench clean deploy destroy status logs redrive chromium
+.PHONY: demo test lint unit integration reference bench clean deploy destroy status logs redrive chromium chaos
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("bucketsync needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -53,6 +53,12 @@ chromium:
 
 test: lint chromium
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The full chaos configuration (docs/chaos.md): 10,000 operations while workers are killed,
+# AWS calls fail and the mirror's disk fills; the small one runs in `make test`.
+# CHAOS_SEED=<n> replays a run's history; CHAOS_OPS=<n> changes its length.
+chaos: $(VENV)/.installed-dev
+	CHAOS_FULL=1 $(BIN)/pytest -q -p no:cacheprovider -m chaos -k full_configuration tests/chaos
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
