@@ -24,6 +24,7 @@ from bucketsync.errors import (
     SinkWriteError,
 )
 from bucketsync.settings import Settings
+from tests.unit.test_settings_and_cli import run_main
 
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 SECRETS = ("access_key_id", "secret_access_key", "api_token", "hmac_secret")
@@ -148,15 +149,6 @@ def test_a_refused_endpoint_never_shows_its_password() -> None:
     code, line = explain(excinfo.value)
     assert code == 78
     assert "hunter2-secret" not in line
-
-
-def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["bucketsync", *args])
-    with pytest.raises(SystemExit) as excinfo:
-        main()
-    code = excinfo.value.code
-    assert isinstance(code, int)
-    return code
 
 
 def test_main_refuses_invalid_routes_in_one_line(
