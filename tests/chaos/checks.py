@@ -10,11 +10,13 @@ not the workers' state.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from bucketsync.aws.clients import Clients
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
@@ -34,6 +36,7 @@ class SinkDrift:
     stale: list[str] = field(default_factory=list)
     phantom: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # not drift, but worth saying
+    why: dict[str, str] = field(default_factory=dict)  # key -> how it differs, where known
 
     @property
     def total(self) -> int:
@@ -52,6 +55,7 @@ class SinkDrift:
             keys: list[str] = getattr(self, kind)
             if keys:
                 parts.append(f"{self.name} {kind} (first {SHOWN}): {keys[:SHOWN]!r}")
+                parts += [f"  {key!r}: {self.why[key]}" for key in keys[:SHOWN] if key in self.why]
         return "\n".join(parts)
 
 
@@ -98,8 +102,18 @@ def records_drift(clients: Clients, bucket: str, table: str, history: History) -
         rows = list(reader.rows(bucket, key))
         wanted = expected_rows(key, body)
         rows_checked += len(wanted)
-        if manifest.raw.get("etag") != etag or rows != wanted or items != len(wanted) + 1:
+        why = []
+        if manifest.raw.get("etag") != etag:
+            why.append(f"manifest etag {manifest.raw.get('etag')} != {etag}")
+        if rows != wanted:
+            why.append(f"{len(rows)} current rows != the file's {len(wanted)}")
+        if items != len(wanted) + 1:
+            why.append(f"{items} items in the partition != {len(wanted)} rows + manifest")
+        if why:
             result.stale.append(key)
+            result.why[key] = (
+                f"{'; '.join(why)} (manifest gen {manifest.gen}, rows {manifest.rows})"
+            )
     result.notes.append(f"{rows_checked} rows compared")
     return result
 
@@ -181,8 +195,24 @@ def dlq_verdict(held: list[str], expected: Counter[str]) -> str | None:
     got = Counter(held)
     if got == expected:
         return None
-    foreign = [body[:120] for body in got if body not in expected]
+    foreign = [_describe(body) for body in got if body not in expected]
     short = {
         body[:60]: expected[body] - got[body] for body in expected if got[body] < expected[body]
     }
-    return f"foreign messages (first {SHOWN}): {foreign[:SHOWN]!r}; poison missing: {short!r}"
+    return (
+        f"{len(foreign)} foreign message(s) (first {SHOWN}): {foreign[:SHOWN]!r}; "
+        f"poison missing: {short!r}"
+    )
+
+
+def _describe(body: str) -> str:
+    """An S3 event body as its event names and keys; anything else, its first characters."""
+    try:
+        records = json.loads(body)["Records"]
+        return ", ".join(
+            f"{record['eventName']} {unquote_plus(record['s3']['object']['key'])!r} "
+            f"at {record['eventTime']}"
+            for record in records
+        )
+    except (ValueError, LookupError, TypeError):
+        return body[:120]

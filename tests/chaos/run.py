@@ -6,7 +6,7 @@
          ▼                                      ▼                             ▼
     "catalog" queue + DLQ           "records" queue + DLQ          "mirror" queue + DLQ
     bucketsync worker x 2           bucketsync worker x 1 or 2     bucketsync worker x 1
-    → catalog table                 → rows table (routes)          → mirror on a 5 MiB tmpfs
+    → catalog table                 → rows table (routes)          → mirror on a small tmpfs
          └─────── every AWS call of the workers through the fault proxy ──────┘──► emulator
 
 Three consumer groups, as a fan-out (SNS → SQS) feeds independent consumers. The catalog and
@@ -207,6 +207,8 @@ class Outcome:
             + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.emptied.items())
             + ")",
         ]
+        if self.relay_errors:
+            lines.append(f"  relay      errors (retried): {self.relay_errors}")
         if not self.drained:
             lines.append(f"  NOT DRAINED within the deadline: {self.undrained}")
         if not self.bucket_matches_history:
@@ -514,23 +516,26 @@ class Run:
                 "BUCKETSYNC_ORDERING": "observed",
             }
         )
-        answer = subprocess.run(
-            cli_command(
-                "reconcile",
-                f"s3://{stack.bucket}",
-                "--dry-run",
-                "--json",
-                "--shards",
-                "1",
-                "--checkpoint",
-                str(self.tmp / "reconcile.checkpoint"),
-            ),
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        try:
+            answer = subprocess.run(
+                cli_command(
+                    "reconcile",
+                    f"s3://{stack.bucket}",
+                    "--dry-run",
+                    "--json",
+                    "--shards",
+                    "1",
+                    "--checkpoint",
+                    str(self.tmp / "reconcile.checkpoint"),
+                ),
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=240,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            return {"exit": f"no answer within {exc.timeout:.0f} s"}
         try:
             report = json.loads(answer.stdout)
         except ValueError:

@@ -109,7 +109,7 @@ def run_and_check(
     )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_small_configuration_converges(
     emulator: Emulator, clients: Clients, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
