@@ -41,7 +41,7 @@ from bucketsync.sinks.mirror.files import clash, on_disk, remove, unchanged
 from bucketsync.sinks.mirror.guard import DAY, StoreGuard
 from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
 from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, local_path
-from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, MirrorStore
+from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, Identity, MirrorStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -238,33 +238,13 @@ class MirrorSink:
             return self._refuse(update, relative, taken)
         kept = unchanged(held, update, path) if self.skip_existing and held is not None else None
         if held is not None and kept is not None:
-            self.store.record(
-                key,
-                path=relative,
-                present=True,
-                stamp=update.stamp,
-                size=held.size,
-                etag=held.etag,
-                identity=kept,
-            )
-            self._count("skipped")
-            return Outcome.SKIPPED
+            return self._keep(update, relative, kept, "skipped")
         # Unless the row says the file holds another version, it may already hold this one.
         other = held is not None and held.on_disk and held.etag not in (None, state.etag)
         adopted = adoptable(path, key, state) if self.skip_existing and not other else None
         if adopted is not None:
-            self.store.record(
-                key,
-                path=relative,
-                present=True,
-                stamp=update.stamp,
-                size=state.size,
-                etag=state.etag,
-                identity=adopted,
-            )
-            self._count("adopted")
             log.info("adopted %s: it already holds s3://%s/%s", relative, update.bucket, key)
-            return Outcome.SKIPPED
+            return self._keep(update, relative, adopted, "adopted")
         try:
             fetched = self._fetch(update, path)
         except TooLargeError as exc:
@@ -295,6 +275,22 @@ class MirrorSink:
             fetched.verified,
         )
         return Outcome.APPLIED
+
+    def _keep(self, update: Update, relative: str, identity: Identity, counter: str) -> Outcome:
+        """Record the file already on disk as the object's, without downloading it. (On the
+        skip path the held size and etag are the object's: ``unchanged`` checked them.)"""
+        state = update.state
+        self.store.record(
+            update.key,
+            path=relative,
+            present=True,
+            stamp=update.stamp,
+            size=state.size,
+            etag=state.etag,
+            identity=identity,
+        )
+        self._count(counter)
+        return Outcome.SKIPPED
 
     def _fetch(self, update: Update, path: Path) -> Fetched | None:
         for attempt in range(1, self._attempts + 1):
