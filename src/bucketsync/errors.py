@@ -8,7 +8,9 @@
     │   └── UnfinishedError      no fault: a load checkpointed before Lambda's deadline; the
     │                            next delivery resumes it (not backed off, not a pause)
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
-    └── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
+    ├── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
+    ├── LostLeaseError           a records load was overtaken: it stops, gives the file up
+    └── RowValueError            one row's value DynamoDB cannot store (reported, not raised)
 
 botocore's ``ClientError`` is caught only where an AWS call is made, and translated at once by
 ``bucketsync.aws.errors.translate`` (``raise ... from exc``), so the engine and everything
@@ -83,6 +85,16 @@ class SinkWriteError(BucketSyncError):
 
 class RefusingToDeleteError(BucketSyncError):
     """A reconcile run saw an error, so it will not delete anything."""
+
+
+class LostLeaseError(BucketSyncError):
+    """A records load lost its lease (a newer version claimed the file, or the lease ran out):
+    it stops and gives the file up; the newer version writes the rows."""
+
+
+class RowValueError(BucketSyncError, ValueError):
+    """A row holds a value DynamoDB cannot store; the message says which and why. A value of
+    the row, reported beside the good rows, never raised out of a load."""
 
 
 def is_retryable(exc: BaseException) -> bool:

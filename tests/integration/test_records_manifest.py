@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from bucketsync.aws.clients import Clients
+from bucketsync.errors import LostLeaseError
 from bucketsync.local.stack import StackNames
-from bucketsync.sinks.records.manifest import ClaimKind, LostLeaseError, ManifestStore
+from bucketsync.sinks.records.claims import ClaimKind
+from bucketsync.sinks.records.manifest import ManifestStore
 from bucketsync.sinks.tables import table_definition
 
 B, K = "bucket", "data/orders.jsonl"

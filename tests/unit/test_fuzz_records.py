@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bucketsync.errors import ConfigurationError, MalformedFileError
+from bucketsync.errors import ConfigurationError, MalformedFileError, RowValueError
 from bucketsync.sinks.records._jsonguard import JsonGuard
 from bucketsync.sinks.records.formats import (
     COLUMN_TYPES,
@@ -48,7 +48,7 @@ from bucketsync.sinks.records.formats import (
     read_object,
     read_rows,
 )
-from bucketsync.sinks.records.values import RowValueError, convert
+from bucketsync.sinks.records.values import convert
 
 
 def fuzz(examples: int) -> settings:

@@ -20,13 +20,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bucketsync.engine.state import EVENT
-from bucketsync.errors import MalformedFileError, RetryableError
+from bucketsync.errors import LostLeaseError, MalformedFileError, RetryableError
 from bucketsync.sinks.records import report as reports
 from bucketsync.sinks.records.checkpoints import EveryRow, ManifestCheckpoints
+from bucketsync.sinks.records.claims import Claim, ClaimKind
 from bucketsync.sinks.records.entries import FROM_THE_START, open_entries
 from bucketsync.sinks.records.formats import Start
 from bucketsync.sinks.records.job import Job, LoadReport, Progress, Tuning
-from bucketsync.sinks.records.manifest import Claim, ClaimKind, LostLeaseError
 from bucketsync.sinks.records.rows import write
 from bucketsync.sinks.records.sweep import sweep
 from bucketsync.sinks.records.target import Target
@@ -103,6 +103,7 @@ class FileLoader:
             write(job, entries, writer, ManifestCheckpoints(tuning, self._clock), progress)
         except LostLeaseError:
             # A newer version claimed the file mid-load: it overwrites and sweeps these rows.
+            manifest.release(bucket, key, stamp)
             return LoadReport("stale", gen=claim.gen)
         except MalformedFileError as exc:
             # Not one row of this version was written: the previous generation stays current.
@@ -128,8 +129,9 @@ class FileLoader:
                 },
             )
         except LostLeaseError:
+            manifest.release(bucket, key, stamp)
             return LoadReport("stale", gen=claim.gen)
-        # Every generation but this one goes, whichever was current before.
+        # The generations before this one go, whichever was current before.
         if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
             report.swept = sweep(
                 self._dynamodb, target, bucket, key, keep=report.gen, in_flight=tuning.in_flight
@@ -188,7 +190,12 @@ class FileLoader:
             self._dynamodb, target, bucket, key, keep=None, in_flight=self._tuning.in_flight
         )
         expires = self._clock() + self._tuning.tombstone_ttl_days * 86_400
-        manifest.tombstone(bucket, key, stamp, expires_at=expires)
+        try:
+            manifest.tombstone(bucket, key, stamp, expires_at=expires)
+        except LostLeaseError:
+            # A newer version waits: it writes the file's rows again, this delete is stale.
+            manifest.release(bucket, key, stamp)
+            return LoadReport("stale", gen=claim.gen, swept=swept)
         return LoadReport("applied", gen=claim.gen, swept=swept)
 
     def publish(self, bucket: str, prefix: str, key: str, report: LoadReport) -> str:

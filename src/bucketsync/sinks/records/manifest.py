@@ -20,9 +20,7 @@ need (see docs/records.md):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +30,8 @@ from bucketsync.aws.dynamo import conditional_update, get_item
 from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
 from bucketsync.engine.state import ABSENT, EVENT, Held, Update
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import LostLeaseError
+from bucketsync.sinks.records.claims import Claim, ClaimKind, Manifest
 from bucketsync.sinks.records.layout import (
     MANIFEST_SK,
     file_partition,
@@ -49,43 +48,6 @@ _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
 _INDEX_NAMES = {"#mb": INDEX_PARTITION, "#mk": INDEX_SORT}
-
-
-class ClaimKind(enum.Enum):
-    START = "start"  # a new generation begins at row 0
-    RESUME = "resume"  # this version's own load continues from its checkpoint
-    STALE = "stale"  # this version (or a newer one) was already handled
-    BUSY = "busy"  # another load holds the lease: try again later
-    CONFIRM = "confirm"  # a sequencer over an observed version: look the object up first
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    kind: ClaimKind
-    gen: int = 0
-    next_index: int = 0
-    next_offset: int = 0  # 0: resume by re-reading from the start, skipping next_index rows
-    next_line: int = 0
-    written: int = 0
-    bad: int = 0
-    previous_gen: int | None = None  # the current generation when the claim was made
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """What a reader needs: the current generation and how it loaded."""
-
-    rev: str | None
-    status: str | None
-    gen: int | None
-    rows: int
-    bad: int
-    errors: list[dict[str, Any]]
-    raw: dict[str, Any]
-
-
-class LostLeaseError(BucketSyncError):
-    """A newer version claimed the file, or the lease expired: this load must stop."""
 
 
 class ManifestStore:
@@ -160,15 +122,19 @@ class ManifestStore:
         if identity:
             same_version = f"({same_version} OR (load_identity = :id AND rev <= :s))"
             resume_values[":id"] = identity
-        resumed = self._update(
-            bucket,
-            key,
-            "SET lease_until = :until, load_stamp = :s, rev = :s, wrote = :w, #mb = :mb, #mk = :mk",
-            f"#st = :l AND {same_version}",
-            values=resume_values,
-            names=_INDEX_NAMES,
-        )
-        if resumed is not None:
+
+        def resume() -> Claim | None:
+            resumed = self._update(
+                bucket,
+                key,
+                "SET lease_until = :until, load_stamp = :s, rev = :s, wrote = :w, "
+                "#mb = :mb, #mk = :mk",
+                f"#st = :l AND {same_version}",
+                values=resume_values,
+                names=_INDEX_NAMES,
+            )
+            if resumed is None:
+                return None
             return Claim(
                 ClaimKind.RESUME,
                 gen=_int(resumed.get("load_gen")) or 0,
@@ -179,6 +145,9 @@ class ManifestStore:
                 bad=_int(resumed.get("bad")) or 0,
                 previous_gen=_int(resumed.get("gen")),
             )
+
+        if (resumed := resume()) is not None:
+            return resumed
         rule = condition(update)
         start_condition = (
             f"(({rule.expression}) OR (rev = :s AND load_stamp <> :s)) "
@@ -215,15 +184,23 @@ class ManifestStore:
                 gen=_int(started["load_gen"]) or 0,
                 previous_gen=_int(started.get("gen")),
             )
-        return self._refused(update, identity, wrote)
+        refused = self._refused(update, identity, wrote)
+        if refused is None:
+            # Our own start, applied but answered with an error and sent again by botocore
+            # (whose copy the condition refused): the version is ours to load, from row 0.
+            return resume() or Claim(ClaimKind.BUSY)
+        return refused
 
-    def _refused(self, update: Update, identity: str | None, wrote: str) -> Claim:
-        """Why a claim failed: this version was handled, must be confirmed, or must wait."""
+    def _refused(self, update: Update, identity: str | None, wrote: str) -> Claim | None:
+        """Why a claim failed: this version was handled, must be confirmed, or must wait.
+        None: the manifest shows this very version loading, started by this claim."""
         bucket, key, stamp = update.bucket, update.key, update.stamp
         current = self.read(bucket, key)
         raw = current.raw if current else {}
         rev = raw.get("rev")
         if raw.get("load_stamp") == stamp:
+            if raw.get("status") == "loading" and rev == stamp:
+                return None
             return Claim(ClaimKind.STALE)
         if rev is not None and rev != stamp:
             held = Held(key, str(rev), True, wrote=str(raw.get("wrote", "")))
@@ -340,6 +317,17 @@ class ManifestStore:
         )
         if done is None:
             raise LostLeaseError(f"s3://{bucket}/{key}: a newer version claimed the file")
+
+    def release(self, bucket: str, key: str, stamp: str) -> None:
+        """Give the lease up at once: a newer version waits for it (``LostLeaseError``), and
+        would otherwise be refused until the lease ran out."""
+        self._update(
+            bucket,
+            key,
+            "SET lease_until = :z",
+            "load_stamp = :s",
+            values={":s": stamp, ":z": 0},
+        )
 
     def fail(self, bucket: str, key: str, stamp: str, *, reason: str) -> None:
         """This version cannot be loaded: the current generation stays current."""

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from bucketsync.aws.dynamo import paged_items
+from bucketsync.sinks.records.claims import Manifest
 from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
-from bucketsync.sinks.records.manifest import Manifest, ManifestStore
+from bucketsync.sinks.records.manifest import ManifestStore
 from bucketsync.sinks.records.target import RESERVED
 
 if TYPE_CHECKING:

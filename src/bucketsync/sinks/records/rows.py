@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bucketsync.errors import MalformedFileError
+from bucketsync.errors import MalformedFileError, RowValueError
 from bucketsync.sinks.records.checkpoints import Checkpoints
 from bucketsync.sinks.records.formats import Row, RowError
 from bucketsync.sinks.records.job import Job, Progress
 from bucketsync.sinks.records.target import row_item
-from bucketsync.sinks.records.values import RowValueError
 from bucketsync.sinks.records.writers import RowWriter
 
 PROGRESS_EVERY = 1000  # rows between two progress callbacks

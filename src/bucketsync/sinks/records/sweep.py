@@ -34,9 +34,15 @@ def sweep(
     keep: int | None,
     in_flight: int = 4,
 ) -> int:
-    """Delete the file's rows of every generation but ``keep`` (all of them for None)."""
+    """Delete the file's rows of the generations older than ``keep`` (all of them for None).
+
+    Only older: once the flip released the lease, a newer version may already be writing (or
+    have made current) a higher generation before this sweep's first query is answered, and
+    its rows are not ours to judge. A higher generation abandoned part-way is swept by the
+    next load, which is newer than it; readers never see it meanwhile."""
     names = {"#g": "_gen"}
-    values: dict[str, Any] = {":keep": {"N": str(keep if keep is not None else -1)}}
+    # No load makes generation 2**53: None sweeps every generation.
+    values: dict[str, Any] = {":keep": {"N": str(keep if keep is not None else 2**53)}}
     operation: Literal["query", "scan"]
     if target.key_fields:
         key_attributes = target.key_fields
@@ -51,10 +57,10 @@ def sweep(
         if has_file_index(client, target.table):
             operation = "query"
             request |= {"IndexName": FILE_INDEX, "KeyConditionExpression": "#f = :me"}
-            request["FilterExpression"] = "#g <> :keep"
+            request["FilterExpression"] = "#g < :keep"
         else:  # no index on _file: a filtered scan of the shared table finds the rows
             operation = "scan"
-            request["FilterExpression"] = "#f = :me AND #g <> :keep"
+            request["FilterExpression"] = "#f = :me AND #g < :keep"
     else:
         key_attributes = ("pk", "sk")
         operation = "query"
@@ -63,7 +69,7 @@ def sweep(
             "TableName": target.table,
             "KeyConditionExpression": "pk = :p AND begins_with(sk, :row)",
             "ProjectionExpression": "pk, sk",
-            "FilterExpression": "#g <> :keep",
+            "FilterExpression": "#g < :keep",
         }
     request["ExpressionAttributeNames"] = names
     request["ExpressionAttributeValues"] = values

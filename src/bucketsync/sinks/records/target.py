@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bucketsync.errors import ConfigurationError
+from bucketsync.errors import ConfigurationError, RowValueError
 from bucketsync.sinks.records.formats import FormatOptions, Row
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE
 from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
 from bucketsync.sinks.records.manifest import ManifestStore
-from bucketsync.sinks.records.values import MAX_ITEM_BYTES, RowValueError, convert, item_size
+from bucketsync.sinks.records.values import MAX_ITEM_BYTES, convert, item_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

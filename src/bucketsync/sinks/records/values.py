@@ -22,7 +22,7 @@ from decimal import (
 )
 from typing import Any
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import RowValueError
 
 # DynamoDB's rules (Developer Guide, "Service quotas" and "Data types").
 MAX_ITEM_BYTES = 400 * 1024
@@ -34,10 +34,6 @@ MAX_NAME_BYTES = 64 * 1024 - 1
 _BOTO3 = Context(
     prec=38, Emin=-128, Emax=126, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
 )
-
-
-class RowValueError(BucketSyncError, ValueError):
-    """A row holds a value DynamoDB cannot store; the message says which and why."""
 
 
 def to_item(value: Mapping[str, Any], *, key_attributes: Sequence[str] = ()) -> dict[str, Any]:
