@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,51 @@ def delete(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"DeleteMessageBatch {queue_url}") from exc
     return len(answer.get("Successful", []))
+
+
+def receive_limit(sqs: SQSClient, queue_url: str) -> int | None:
+    """The queue's redrive ``maxReceiveCount``: None without a DLQ."""
+    try:
+        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetQueueAttributes {queue_url}") from exc
+    policy = answer.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    return int(json.loads(policy)["maxReceiveCount"])
+
+
+def send_again(
+    sqs: SQSClient, queue_url: str, messages: Sequence[tuple[str, str]], *, delay: int
+) -> set[str]:
+    """Send each (receipt handle, body) again as a new message, ``delay`` seconds hidden, then
+    delete the original; the handles whose original is gone. A copy sent whose original could
+    not be deleted is a duplicate, which every sink takes as one."""
+    renewed: set[str] = set()
+    for start in range(0, len(messages), BATCH):
+        chunk = messages[start : start + BATCH]
+        try:
+            answer = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(n), "MessageBody": body, "DelaySeconds": delay}
+                    for n, (_, body) in enumerate(chunk)
+                ],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"SendMessageBatch {queue_url}") from exc
+        sent = [chunk[int(ok["Id"])][0] for ok in answer.get("Successful", [])]
+        if not sent:
+            continue
+        try:
+            deleted = sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(sent)],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, f"DeleteMessageBatch {queue_url}") from exc
+        renewed.update(sent[int(ok["Id"])] for ok in deleted.get("Successful", []))
+    return renewed
 
 
 def start_move(sqs: SQSClient, source_arn: str, destination_arn: str) -> str | None:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bucketsync.runtimes.build import build_worker
+from bucketsync.runtimes.build import build_when_ready, build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
 
@@ -31,9 +31,11 @@ def run(
     """Long-poll SQS and keep the catalog in sync."""
     settings: Settings = ctx.obj
     settings = settings.override(queue_url=queue_url, worker_threads=threads, lean=lean)
-    worker = build_worker(settings)
     stop = threading.Event()
     install_signal_handlers(stop)
+    worker = build_when_ready(lambda: build_worker(settings), stop)
+    if worker is None:  # stopped while it waited to start: nothing was taken
+        return
     try:
         if drain:
             # A configuration fault raises here (exit 78, one line saying why): a one-shot

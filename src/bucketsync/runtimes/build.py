@@ -3,13 +3,20 @@ its queue and threads, and its own reconcile of the engine's sinks on a schedule
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+
 from bucketsync.aws.clients import Clients
 from bucketsync.compose import build_engine, listed_sinks, writes_to
 from bucketsync.engine.pipeline import Engine
-from bucketsync.errors import ConfigurationError
+from bucketsync.errors import ConfigurationError, Fault, fault_of
+from bucketsync.runtimes.pause import Backoff
 from bucketsync.runtimes.schedule import HOUR, ReconcileSchedule, march_sinks
 from bucketsync.runtimes.worker import Worker
 from bucketsync.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_worker(
@@ -67,3 +74,25 @@ def _worker_reconcile(
         lookup=engine.source,
     )
     return ReconcileSchedule(run, None if interval is None else interval * HOUR)
+
+
+def build_when_ready(
+    build: Callable[[], Worker], stop: threading.Event, backoff: Backoff | None = None
+) -> Worker | None:
+    """``build()``, tried again with backoff while it fails for a passing fault of ours (the
+    mirror's disk full: its state store cannot even be created), so that the worker neither
+    crashes nor takes a message before it can apply one. None if ``stop`` came first; any
+    other failure is raised."""
+    backoff = backoff or Backoff(1.0, 60.0)
+    attempt = 0
+    while True:
+        try:
+            return build()
+        except Exception as exc:
+            if fault_of(exc) is not Fault.TRANSIENT:
+                raise
+            attempt += 1
+            wait = backoff.delay(attempt)
+            log.error("worker cannot start yet, trying again in %.0f s: %s", wait, exc)
+        if stop.wait(wait):
+            return None

@@ -33,6 +33,7 @@ from bucketsync.engine.pipeline import Engine
 from bucketsync.errors import ConfigurationError, Fault, fault_of
 from bucketsync.runtimes.pause import Action, Pause, Resumed
 from bucketsync.runtimes.processor import EngineBatchProcessor, as_lambda_record
+from bucketsync.runtimes.renew import Renewal
 from bucketsync.runtimes.schedule import ReconcileSchedule
 from bucketsync.runtimes.stopping import InFlight
 from bucketsync.runtimes.visibility import (
@@ -96,6 +97,7 @@ class Worker:
         self.context = context
         self.stats = WorkerStats()
         self.pause = Pause(clock=clock)
+        self.renewal = Renewal(sqs, queue_url, delay=int(self.pause.retry.cap))
         self.lasting_seconds = LASTING_SECONDS
         self._clock = clock
         self._lock = threading.Lock()
@@ -214,8 +216,11 @@ class Worker:
         worst = Fault.CONFIGURATION if Fault.CONFIGURATION in faults else Fault.TRANSIENT
         error = next(e for _, e, f in ours if f is worst)
         reason = f"{error} [{self.context}]" if self.context else str(error)
+        due = [(r["receiptHandle"], r["body"]) for r, *_ in ours if self.renewal.due(_receives(r))]
+        renewed = self.renewal.renew(due)
+        self._beat().untrack(renewed)
         with self._lock:
-            self._held.extend(record for record, *_ in ours)
+            self._held.extend(r for r, *_ in ours if r["receiptHandle"] not in renewed)
             held = len(self._held)
         if self._draining and worst is Fault.CONFIGURATION:
             raise ConfigurationError(

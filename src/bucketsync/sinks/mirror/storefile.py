@@ -28,6 +28,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
+WAL_PAGES = 64  # a checkpoint every 64 pages written (256 KiB with 4 KiB pages)
+WAL_LIMIT_BYTES = 512 * 1024  # what the WAL file is truncated to after a checkpoint
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     key        TEXT PRIMARY KEY,
@@ -169,6 +171,11 @@ def connect(path: Path) -> tuple[sqlite3.Connection, FileId]:
         # a lost row only costs a download again (the file itself is fsynced before it).
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
+        # The WAL would grow to 1,000 pages (4 MiB) before a checkpoint and keep that size on
+        # disk: on a small mirror disk that is room the files need, and a full disk that frees
+        # up must leave the store room to write again. Checkpoint at 64 pages, truncate after.
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
+        db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
         db.execute(_SCHEMA)
         _migrate(db)
         opened = file_id(path)
