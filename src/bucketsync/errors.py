@@ -1,16 +1,51 @@
 """Errors bucketsync raises, classified by what the caller should do about them.
 
+Every error class bucketsync defines belongs in this one tree (a module's private ``_Name``,
+raised and caught inside it, aside; ``tests/unit/test_public_api.py`` names any still
+defined elsewhere). The part of bucketsync that raises one is in parentheses:
+
     BucketSyncError
     ├── MalformedEventError      poison: the input can never be processed; retrying is useless
     ├── MalformedFileError       a data file that cannot be parsed at all (bad rows are values)
     ├── ConfigurationError       settings or environment wrong (no table, denied); say which
+    │   └── StoreCorruptError    the mirror's state store is damaged: ours and lasting; the
+    │                            worker pauses, the store is set aside and rebuilt (mirror)
     ├── RetryableError           transient: throttling, timeouts, 5xx; retry the same input later
-    │   └── UnfinishedError      no fault: a load checkpointed before Lambda's deadline; the
-    │                            next delivery resumes it (not backed off, not a pause)
+    │   ├── UnfinishedError      no fault: a load checkpointed before Lambda's deadline; the
+    │   │                        next delivery resumes it (not backed off, not a pause)
+    │   └── UnansweredError      a POST sent whole got no answer in time: not sent again in
+    │                            this invocation, the queue delivers it later (forwarder)
     ├── SinkWriteError           a sink refused one write for a reason that is not transient
-    ├── RefusingToDeleteError    a reconcile run saw errors, so it deletes nothing
-    ├── LostLeaseError           a records load was overtaken: it stops, gives the file up
-    └── RowValueError            one row's value DynamoDB cannot store (reported, not raised)
+    │   ├── TooLargeError        the object is over the size limit: recorded, not written (mirror)
+    │   └── ClashError           another key's directory or file holds the path: the key is
+    │                            recorded as refused (mirror)
+    ├── UnsafeKeyError           a key the mirror will not write, and why: recorded as refused;
+    │                            the service answers 400 (mirror)
+    ├── RefusingToDeleteError    a reconcile run saw errors (or reached --max-delete), so the
+    │                            delete is not made: counted not_deleted, exit code 2
+    ├── ListingError             the bucket's listing failed or cannot be trusted: the march
+    │                            stops there and the run deletes nothing (reconcile)
+    ├── CancelledError           the run was asked to stop: it ends early, deleting nothing
+    │                            (reconcile)
+    ├── RefusedError             the service answered a 3xx or 4xx that no retry will change:
+    │                            the event fails at once, to the DLQ in time (forwarder)
+    ├── SignatureError           (a ValueError too) a request not signed with the shared
+    │                            secret, or not recently: the service answers 403 (signing)
+    ├── EmulatorError            the local emulator could not start, or is not running (local)
+    ├── ServiceBusyError         409: a full sync is already running (service)
+    ├── NoBucketError            409: the request needs a bucket and none is configured (service)
+    ├── NotFoundError            404: no such file in the mirror, no such sync job (service)
+    ├── CursorError              400 (a ValueError too): a listing cursor this service did not
+    │                            make for this listing (service)
+    ├── RejectedError            422: a well-formed request the service will not carry out
+    │                            (service)
+    ├── LostLeaseError           a records load was overtaken: it stops and gives the file up
+    │                            at once; the newer version writes the rows (records)
+    └── RowValueError            (a ValueError too) one row's value DynamoDB cannot store:
+                                 reported beside the good rows, never raised out of a load
+
+The service maps each to its HTTP status in ``api.errors``; the rest of the library's errors
+are answered there too (a transient one 503 with ``Retry-After``).
 
 botocore's ``ClientError`` is caught only where an AWS call is made, and translated at once by
 ``bucketsync.aws.errors.translate`` (``raise ... from exc``), so the engine and everything
@@ -83,8 +118,81 @@ class SinkWriteError(BucketSyncError):
     """A sink refused a write for a non-transient reason (validation, item too large)."""
 
 
+class StoreCorruptError(ConfigurationError):
+    """The mirror's state store file is damaged: ours to fix (it is rebuilt), never a
+    message's."""
+
+
+class UnansweredError(RetryableError):
+    """The request was sent whole and no answer came in time: the service may be applying it,
+    so this invocation does not send it again (see ``runtimes.forwarder``)."""
+
+
+class TooLargeError(SinkWriteError):
+    """The object turned out larger than the limit (GetObject's length); nothing written."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(size)
+
+
+class ClashError(SinkWriteError):
+    """The path is taken by a directory, or a parent of it by a file: another key's."""
+
+
+class UnsafeKeyError(BucketSyncError):
+    """A key the mirror will not write, and why (``reason``); nothing was touched."""
+
+    def __init__(self, key: str, reason: str = "refused") -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{key!r}: {reason}")
+
+
 class RefusingToDeleteError(BucketSyncError):
-    """A reconcile run saw an error, so it will not delete anything."""
+    """A delete reconcile will not make: the run saw an error, or ``--max-delete`` is
+    reached. The message says which."""
+
+
+class ListingError(BucketSyncError):
+    """The bucket's listing failed or cannot be trusted (out of order, truncated, corrupt)."""
+
+
+class CancelledError(BucketSyncError):
+    """The reconcile run was asked to stop."""
+
+
+class RefusedError(BucketSyncError):
+    """The service answered with a status no retry will change (a 3xx, a 4xx)."""
+
+
+class SignatureError(BucketSyncError, ValueError):
+    """The request is not signed with the shared secret, or not recently; says which."""
+
+
+class EmulatorError(BucketSyncError):
+    """The emulator could not be started, or was used when not running."""
+
+
+class ServiceBusyError(BucketSyncError):
+    """A full sync is already running; one at a time."""
+
+
+class NoBucketError(BucketSyncError):
+    """The request needs ``bucket`` (BUCKETSYNC_BUCKET or S3_BUCKET_NAME) and it is unset."""
+
+
+class NotFoundError(BucketSyncError):
+    """No such file in the mirror, or no such sync job."""
+
+
+class CursorError(BucketSyncError, ValueError):
+    """A cursor this service did not make for this listing; the message says why, in one line."""
+
+
+class RejectedError(BucketSyncError):
+    """A well-formed request that will never be carried out here: a notification of another
+    bucket, a sync of a prefix outside the mirror's."""
 
 
 class LostLeaseError(BucketSyncError):

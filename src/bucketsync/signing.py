@@ -46,7 +46,7 @@ import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import SignatureError
 
 SIGNATURE_HEADER = "X-Bucketsync-Signature"
 TIMESTAMP_HEADER = "X-Bucketsync-Timestamp"
@@ -55,10 +55,6 @@ TOLERANCE_SECONDS = 300
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token: what a method may be
 _VERSION_NAME = re.compile(r"v[0-9]{1,3}")
-
-
-class SignatureError(BucketSyncError, ValueError):
-    """The request is not signed with the shared secret, or not recently; says which."""
 
 
 def canonical_path(path: str) -> str:

@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from bucketsync.aws.clients import Clients
+from bucketsync.errors import UnsafeKeyError
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
-from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of
+from bucketsync.sinks.mirror.paths import STATE_DIR, key_of
 from bucketsync.sinks.records.reader import RecordsReader
 from tests.chaos.history import History, expected_rows, is_routed, mirrorable
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from bucketsync.sinks.mirror.paths import UnsafeKeyError, relative_path
+from bucketsync.errors import UnsafeKeyError
+from bucketsync.sinks.mirror.paths import relative_path
 
 DATA_PREFIX: Final = "data/"
 ROUTED_SUFFIXES: Final = (".jsonl", ".json", ".csv")

@@ -15,12 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bucketsync.aws.clients import Clients
-from bucketsync.local.emulator import (
-    FAKE_ACCESS_KEY_ID,
-    Emulator,
-    EmulatorError,
-    settings_for,
-)
+from bucketsync.errors import EmulatorError
+from bucketsync.local.emulator import FAKE_ACCESS_KEY_ID, Emulator, settings_for
 from bucketsync.local.stack import (
     NOTIFICATION_EVENTS,
     NOTIFICATION_ID,

@@ -28,8 +28,9 @@ from tests.integration.service_harness import (
 
 from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
+from bucketsync.errors import RefusedError
 from bucketsync.local.stack import Stack
-from bucketsync.runtimes.forwarder import PATH, ForwarderApp, RefusedError
+from bucketsync.runtimes.forwarder import PATH, ForwarderApp
 from bucketsync.settings import Settings
 from bucketsync.sinks.mirror import local_path
 

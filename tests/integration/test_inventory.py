@@ -17,11 +17,11 @@ from tests.integration.inventory_reports import Obj, deliver, described
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
 from bucketsync.engine.ordering import observed
-from bucketsync.errors import ConfigurationError
+from bucketsync.errors import ConfigurationError, ListingError
 from bucketsync.local.stack import StackNames
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.reconcile.inventory import SEEK_EVERY, InventoryListing
-from bucketsync.reconcile.listing import Listed, ListingError
+from bucketsync.reconcile.listing import Listed
 from bucketsync.reconcile.run import Reconciler
 from bucketsync.reconcile.shards import Shard
 from bucketsync.sinks.catalog import CatalogSink

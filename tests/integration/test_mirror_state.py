@@ -28,13 +28,12 @@ from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
 from bucketsync.engine.state import ABSENT, Outcome, Update
-from bucketsync.errors import Fault, SinkWriteError, fault_of
+from bucketsync.errors import Fault, SinkWriteError, StoreCorruptError, fault_of
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames
 from bucketsync.reconcile.mirror import full_sync
 from bucketsync.sinks.mirror import MirrorSink, MirrorStore
 from bucketsync.sinks.mirror.paths import STATE_DIR
-from bucketsync.sinks.mirror.store import StoreCorruptError
 
 CLOCK = ObservationClock()
 MiB = 1024 * 1024

@@ -11,8 +11,9 @@ from urllib.parse import quote_plus
 
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ABSENT, ObjectState
+from bucketsync.errors import ListingError
 from bucketsync.events import Change, ChangeKind
-from bucketsync.reconcile.listing import Listed, ListingError
+from bucketsync.reconcile.listing import Listed
 
 BUCKET = "bucket"
 

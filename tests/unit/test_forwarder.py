@@ -19,16 +19,17 @@ from urllib.parse import unquote
 import pytest
 from pydantic import SecretStr
 
-from bucketsync.errors import ConfigurationError, MalformedEventError, RetryableError
-from bucketsync.runtimes.forwarder import (
-    PATH,
-    Forwarder,
-    ForwarderApp,
+from bucketsync.errors import (
+    ConfigurationError,
+    MalformedEventError,
     RefusedError,
+    RetryableError,
+    SignatureError,
     UnansweredError,
 )
+from bucketsync.runtimes.forwarder import PATH, Forwarder, ForwarderApp
 from bucketsync.settings import Settings
-from bucketsync.signing import SignatureError, verify
+from bucketsync.signing import verify
 from tests.events import event_text, load_event
 
 SECRET = "shh-forwarder-secret"

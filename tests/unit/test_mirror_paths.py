@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bucketsync.sinks.mirror import UnsafeKeyError, key_of, local_path
+from bucketsync.errors import UnsafeKeyError
+from bucketsync.sinks.mirror import key_of, local_path
 from bucketsync.sinks.mirror.paths import relative_path
 
 # (key, where it lands under the root)

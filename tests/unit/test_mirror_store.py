@@ -12,10 +12,10 @@ import pytest
 
 from bucketsync.engine.stamp import sequencer_stamp
 from bucketsync.engine.state import ABSENT, ObjectState, Update
-from bucketsync.errors import Fault, fault_of
+from bucketsync.errors import Fault, StoreCorruptError, fault_of
 from bucketsync.sinks.mirror import Entry, MirrorStore
 from bucketsync.sinks.mirror.ordering import Verdict, decide
-from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, StoreCorruptError
+from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE
 
 
 @pytest.fixture

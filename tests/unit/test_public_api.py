@@ -9,7 +9,9 @@
   imports the CLI; the composition module (``wiring``) never imports a runtime; ``api`` imports
   only the faces of ``sinks``'s packages (``sinks.mirror``, never ``sinks.mirror.store``); only
   ``aws`` imports ``botocore.exceptions``; no module is over 420 lines; the top-level
-  subpackages import each other without a cycle. A rule today's code still breaks is an
+  subpackages import each other without a cycle; every error class is defined in
+  ``bucketsync.errors`` (a module's private ``_Name``, raised and caught inside it, aside), and
+  that module's docstring draws each one. A rule today's code still breaks is an
   ``xfail(strict=True)``: it turns into a failure the day it holds (remove the marker then),
   and ``test_no_rule_gains_an_offender`` keeps anything new from breaking it meanwhile.
 """
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 import inspect
 import pkgutil
@@ -103,6 +106,26 @@ def test_the_errors_module_is_the_documented_tree() -> None:
         "RefusingToDeleteError",
     } <= direct
     assert errors.BucketSyncError.__bases__ == (Exception,)
+
+
+def test_the_errors_docstring_draws_every_class() -> None:
+    # GIVEN the tree drawn in the module's docstring: one class a line, after its branch
+    drawn = {
+        line.split("── ", 1)[1].split()[0]
+        for line in (errors.__doc__ or "").splitlines()
+        if "── " in line
+    }
+    # WHEN the classes the module defines are read
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == errors.__name__
+    }
+    # THEN each is drawn (the root heads the tree), and nothing drawn is missing
+    assert defined - {"BucketSyncError"} == drawn
+    assert "    BucketSyncError\n" in (errors.__doc__ or "")
 
 
 def test_every_bucketsync_error_subclasses_bucketsyncerror() -> None:
@@ -369,6 +392,64 @@ def long_modules() -> Offenders:
     }
 
 
+def _base_name(base: ast.expr) -> str:
+    """``Error`` of ``class X(Error)``, ``class X(errors.Error)``, ``class X(Error[T])``."""
+    if isinstance(base, ast.Name):
+        return base.id
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    if isinstance(base, ast.Subscript):
+        return _base_name(base.value)
+    return ""
+
+
+BUILTIN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+
+
+def exception_classes(sources: dict[str, str]) -> set[str]:
+    """``module.Class`` of every exception class defined in ``sources`` (module -> source),
+    nested ones too: a class whose base is a builtin exception, is named ``...Error`` or
+    ``...Exception``, or is (by name) another class found so, until no more are."""
+    classes = [
+        (module, node)
+        for module, source in sources.items()
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef)
+    ]
+    names = set(BUILTIN_EXCEPTIONS)
+    found: set[str] = set()
+    grew = True
+    while grew:  # a fixed point: a subclass may be read before its base
+        grew = False
+        for module, node in classes:
+            qualified = f"{module}.{node.name}"
+            bases = {_base_name(base) for base in node.bases}
+            if qualified not in found and any(
+                base in names or base.endswith(("Error", "Exception")) for base in bases
+            ):
+                found.add(qualified)
+                names.add(node.name)
+                grew = True
+    return found
+
+
+def errors_outside_errors_py() -> Offenders:
+    """Public exception classes defined anywhere but ``bucketsync.errors``. A private one
+    (``_Name``) is a module's own control flow, raised and caught inside it: allowed."""
+    sources = {name: path.read_text() for name, (path, _) in MODULES.items()}
+    return {
+        qualified: f"{MODULES[qualified.rpartition('.')[0]][0].relative_to(SRC)} defines "
+        f"{qualified.rpartition('.')[2]}: move it into errors.py's tree"
+        for qualified in sorted(exception_classes(sources))
+        if qualified.rpartition(".")[0] != "bucketsync.errors"
+        and not qualified.rpartition(".")[2].startswith("_")
+    }
+
+
 def floor(module: str) -> str:
     """The top-level subpackage (or module) of ``bucketsync`` a module belongs to."""
     return module.split(".")[1] if "." in module else module
@@ -406,6 +487,7 @@ RULES: dict[str, Callable[[], Offenders]] = {
     "d: botocore.exceptions outside aws": botocore_exceptions_outside_aws,
     "e: module over 420 lines": long_modules,
     "f: cycle between top-level subpackages": subpackage_cycles,
+    "g: error class outside errors.py": errors_outside_errors_py,
 }
 # What breaks each rule on main at issue 16's start; the sessions of issue 16 are removing it.
 # Delete what goes; never add: a new offender fails test_no_rule_gains_an_offender.
@@ -415,16 +497,11 @@ BROKEN_AT_ISSUE_16 = {
     "c: api reaches inside a sink package": set(),
     "d: botocore.exceptions outside aws": {
         f"bucketsync.{module} -> botocore.exceptions"
-        for module in (
-            "local.stack",
-            "runtimes.visibility",
-            "runtimes.worker",
-            "sinks.catalog.reader",
-            "sinks.mirror.download",
-        )
+        for module in ("runtimes.visibility", "runtimes.worker")
     },
     "e: module over 420 lines": set(),
     "f: cycle between top-level subpackages": {"reconcile <-> sinks"},
+    "g: error class outside errors.py": set(),
 }
 
 
@@ -460,7 +537,7 @@ def test_api_imports_only_the_faces_of_the_sink_packages() -> None:
     assert api_reaches_inside_a_sink() == {}
 
 
-@being_fixed("d (local.stack, runtimes.visibility and .worker, catalog.reader, mirror.download)")
+@being_fixed("d (runtimes.visibility and .worker)")
 def test_only_the_aws_layer_imports_botocore_exceptions() -> None:
     assert botocore_exceptions_outside_aws() == {}
 
@@ -472,6 +549,39 @@ def test_no_module_is_over_420_lines() -> None:
 @being_fixed("f (reconcile <-> sinks: the mirror's store rebuild)")
 def test_no_cycle_between_top_level_subpackages() -> None:
     assert subpackage_cycles() == {}
+
+
+def test_the_exception_scanner_sees_every_form_of_subclass() -> None:
+    sources = {
+        "bucketsync.a": "\n".join(
+            [
+                "from bucketsync import errors",
+                "class Later(Early): ...",  # read before its base
+                "class Early(errors.RetryableError): ...",
+                "class Plain(ValueError): ...",
+                "class Interrupted(KeyboardInterrupt): ...",
+                "class _Private(Exception): ...",
+                "class Record: ...",
+                "class Model(BaseModel): ...",
+                "def f():",
+                "    class Nested(LookupError): ...",
+            ]
+        ),
+        "bucketsync.b": "from bucketsync.a import Later\nclass Elsewhere(Later): ...",
+    }
+    assert exception_classes(sources) == {
+        "bucketsync.a.Later",
+        "bucketsync.a.Early",
+        "bucketsync.a.Plain",
+        "bucketsync.a.Interrupted",
+        "bucketsync.a._Private",
+        "bucketsync.a.Nested",
+        "bucketsync.b.Elsewhere",
+    }
+
+
+def test_every_error_class_is_defined_in_errors_py() -> None:
+    assert errors_outside_errors_py() == {}
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))

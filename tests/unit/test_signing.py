@@ -12,10 +12,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bucketsync.errors import SignatureError
 from bucketsync.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    SignatureError,
     canonical_query,
     canonical_request,
     sign,

@@ -35,15 +35,9 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bucketsync.errors import SignatureError
 from bucketsync.settings import Settings
-from bucketsync.signing import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    VERSION,
-    SignatureError,
-    check_headers,
-    verify,
-)
+from bucketsync.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, VERSION, check_headers, verify
 
 # Beyond any real notification (SNS caps a message at 256 KiB, a Lambda payload at 6 MB).
 MAX_BODY_BYTES = 8 * 1024 * 1024

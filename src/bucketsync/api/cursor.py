@@ -23,7 +23,7 @@ import re
 import secrets
 from typing import Literal
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import CursorError
 
 Source = Literal["s3", "local"]
 
@@ -34,10 +34,6 @@ TAG_BYTES = 16
 MAX_LENGTH = 8_600
 _KEY = secrets.token_bytes(32)
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class CursorError(BucketSyncError, ValueError):
-    """A cursor this service did not make for this listing; the message says why, in one line."""
 
 
 def _prefix_digest(prefix: str) -> str:

@@ -1,11 +1,12 @@
-"""The service's own refusals, and the one table that maps every error to an HTTP status.
+"""The one table that maps every error to an HTTP status.
 
-    BucketSyncError
-    ├── ServiceBusyError      409: a full sync is already running
-    ├── NoBucketError         409: the request needs a bucket and none is configured
-    ├── NotFoundError         404: no such file in the mirror, no such sync job
-    ├── CursorError           400: a listing cursor this service did not make (api.cursor)
-    └── RejectedError         422: a well-formed request the service will not carry out
+The service's own refusals (in ``bucketsync.errors``, with the rest of the tree):
+
+    ServiceBusyError      409: a full sync is already running
+    NoBucketError         409: the request needs a bucket and none is configured
+    NotFoundError         404: no such file in the mirror, no such sync job
+    CursorError           400: a listing cursor this service did not make (api.cursor)
+    RejectedError         422: a well-formed request the service will not carry out
 
 The rest are the library's: a malformed event or an unsafe key is the client's mistake (400),
 a transient failure is retryable (503 with ``Retry-After``, so S3's or the forwarder's retry
@@ -20,36 +21,22 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from bucketsync.api.cursor import CursorError
 from bucketsync.errors import (
     BucketSyncError,
     ConfigurationError,
+    CursorError,
     MalformedEventError,
+    NoBucketError,
+    NotFoundError,
+    RejectedError,
     RetryableError,
+    ServiceBusyError,
+    UnsafeKeyError,
 )
-from bucketsync.sinks.mirror import UnsafeKeyError
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-
-
-class ServiceBusyError(BucketSyncError):
-    """A full sync is already running; one at a time."""
-
-
-class NoBucketError(BucketSyncError):
-    """The request needs ``bucket`` (BUCKETSYNC_BUCKET or S3_BUCKET_NAME) and it is unset."""
-
-
-class NotFoundError(BucketSyncError):
-    """No such file in the mirror, or no such sync job."""
-
-
-class RejectedError(BucketSyncError):
-    """A well-formed request that will never be carried out here: a notification of another
-    bucket, a sync of a prefix outside the mirror's."""
-
 
 STATUSES: tuple[tuple[type[BaseException], int], ...] = (
     (ServiceBusyError, status.HTTP_409_CONFLICT),

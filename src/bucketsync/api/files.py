@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bucketsync.api.cursor import CursorError, make_cursor
+from bucketsync.api.cursor import make_cursor
 from bucketsync.api.models import FileInfo, FileList
 from bucketsync.aws.s3 import resume_page
+from bucketsync.errors import CursorError
 from bucketsync.sinks.mirror import MirrorStore
 
 if TYPE_CHECKING:

@@ -32,8 +32,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bucketsync.api.auth import LOOPBACK_NAMES, header_check
 from bucketsync.api.page import STATIC_URL, wants_html
+from bucketsync.errors import SignatureError
 from bucketsync.settings import Settings
-from bucketsync.signing import SignatureError, verify
+from bucketsync.signing import verify
 
 OPEN_PATHS = frozenset({"/ping", "/api/v1/health"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from bucketsync.api.activity import Activity
-from bucketsync.api.errors import NoBucketError, RejectedError, ServiceBusyError
 from bucketsync.api.health import S3Check
 from bucketsync.api.models import SyncDetail, SyncJob, SyncResult, SyncSummary
-from bucketsync.errors import ConfigurationError
+from bucketsync.errors import ConfigurationError, NoBucketError, RejectedError, ServiceBusyError
 from bucketsync.reconcile import PeriodicSync, SyncReport, full_sync, scope_of
 from bucketsync.sinks.mirror import MirrorSink
 

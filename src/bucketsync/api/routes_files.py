@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from bucketsync.api.cursor import read_cursor
 from bucketsync.api.deps import ServiceDep, problems
 from bucketsync.api.download import MirroredFileResponse, not_modified
-from bucketsync.api.errors import NoBucketError, NotFoundError
 from bucketsync.api.files import list_bucket_page, list_mirror_page
 from bucketsync.api.models import FileList
 from bucketsync.api.routes_sync import MAX_KEY_LENGTH
+from bucketsync.errors import NoBucketError, NotFoundError
 from bucketsync.sinks.mirror import open_mirrored
 
 router = APIRouter(tags=["files"])

@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from bucketsync.api.auth import Authenticated, read_body
 from bucketsync.api.deps import ServiceDep, problems
-from bucketsync.api.errors import RETRY_AFTER_SECONDS, NotFoundError
+from bucketsync.api.errors import RETRY_AFTER_SECONDS
 from bucketsync.api.jobs import result_of
 from bucketsync.api.models import NotificationResult, SyncFailure, SyncJob, SyncResult
+from bucketsync.errors import NotFoundError
 
 router = APIRouter(tags=["sync"])
 

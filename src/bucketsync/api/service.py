@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from bucketsync.api.activity import Activity, RecordingSink
 from bucketsync.api.auth import auth_configured
-from bucketsync.api.errors import RejectedError
 from bucketsync.api.health import S3Check, check_directory, check_s3
 from bucketsync.api.jobs import SyncRunner, summary_of
 from bucketsync.api.models import (
@@ -34,7 +33,7 @@ from bucketsync.api.queue import QueueFeed
 from bucketsync.aws.clients import Clients
 from bucketsync.compose import build_mirrored
 from bucketsync.engine.pipeline import Engine
-from bucketsync.errors import ConfigurationError, MalformedEventError, is_retryable
+from bucketsync.errors import ConfigurationError, MalformedEventError, RejectedError, is_retryable
 from bucketsync.events import parse_message
 from bucketsync.reconcile import PeriodicSync
 from bucketsync.settings import Settings

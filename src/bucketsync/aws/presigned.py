@@ -15,6 +15,9 @@ would fail too. What stays as with ``get_object``:
 * the client's ``before-send`` hooks see the request (request counters, stubs that answer it);
 * S3's additional checksums are checked as the body is read, by botocore's own
   ``handle_checksum_body`` (a mismatch raises ``FlexibleChecksumError`` at the end).
+
+``get`` raises what ``get_object`` raises; ``open`` and ``read_chunk`` are the same calls with
+botocore's errors translated (``aws.errors``), for callers that see only bucketsync's.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.awsrequest import AWSRequest, AWSResponse
-from botocore.exceptions import BotoCoreError, ConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from botocore.hooks import first_non_none_response
 from botocore.httpchecksum import handle_checksum_body, resolve_response_checksum_algorithms
 from botocore.response import StreamingBody
+
+from bucketsync.aws.errors import is_gone, translate
+from bucketsync.errors import RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -135,6 +141,28 @@ class ObjectGetter:
             return self._slow(params)
         return self._got(response, checksum)
 
+    def open(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        if_match: str | None = None,
+        version_id: str | None = None,
+        checksum: bool = True,
+    ) -> Got | None:
+        """``get``, botocore's errors translated; None when the version asked for (by
+        ``if_match`` or ``version_id``) is gone (``aws.errors.is_gone``)."""
+        try:
+            return self.get(
+                bucket, key, if_match=if_match, version_id=version_id, checksum=checksum
+            )
+        except ClientError as exc:
+            if is_gone(exc):
+                return None
+            raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+
     def _slow(self, params: dict[str, Any]) -> Got:
         algorithms = self.algorithms if "ChecksumMode" in params else []
         return Got.from_answer(self._s3.get_object(**params), algorithms)
@@ -162,6 +190,18 @@ class ObjectGetter:
             customer_key=bool(headers.get("x-amz-server-side-encryption-customer-algorithm")),
             checksums=_checked(algorithms, lambda name: headers.get(f"x-amz-checksum-{name}")),
         )
+
+
+def read_chunk(body: Any, size: int, where: str) -> bytes:
+    """Up to ``size`` bytes of a body ``get`` returned (b"" at its end). botocore's failures
+    while it streams (``FlexibleChecksumError``: bytes that do not match S3's checksum; read
+    timeouts; cut connections) are ``RetryableError``: the same GET may well succeed next time.
+    Anything else (an ``OSError``...) is the caller's to map."""
+    try:
+        chunk: bytes = body.read(size)
+    except BotoCoreError as exc:
+        raise RetryableError(f"{where}: {exc}") from exc
+    return chunk
 
 
 def _checked(algorithms: Sequence[str], value: Callable[[str], Any]) -> tuple[str, ...]:

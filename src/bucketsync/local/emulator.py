@@ -28,7 +28,7 @@ from typing import IO, Any, Final, Self
 
 from pydantic import SecretStr
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import EmulatorError
 from bucketsync.settings import Settings
 
 LOOPBACK: Final = "127.0.0.1"
@@ -60,10 +60,6 @@ _SERVER: Final = (
     "from moto.server import main; main(sys.argv[1:])"
 )
 _LOG_LINES: Final = 200
-
-
-class EmulatorError(BucketSyncError):
-    """The emulator could not be started, or was used when not running."""
 
 
 def free_port() -> int:

@@ -20,23 +20,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from bucketsync.aws import provision
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.errors import error_code, translate
 from bucketsync.aws.s3 import notification_configuration, put_notification_configuration
 from bucketsync.deploy.notification import EVENTS, Entry, merged
 from bucketsync.routes import Route
 from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
 from bucketsync.sinks.tables import table_definition
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 NOTIFICATION_ID: Final = "bucketsync"
 NOTIFICATION_EVENTS: Final = EVENTS
@@ -109,15 +103,6 @@ class Stack:
         return self.names.table
 
 
-@contextmanager
-def _step(action: str) -> Iterator[None]:
-    """SDK failures become bucketsync errors that say which step failed."""
-    try:
-        yield
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action) from exc
-
-
 def ensure_stack(
     clients: Clients,
     names: StackNames,
@@ -133,9 +118,9 @@ def ensure_stack(
     """
     region = clients.settings.region
     is_versioned = _ensure_bucket(clients, names.bucket, region, versioned)
-    dlq_url, dlq_arn = _ensure_queue(clients, names.dlq, {})
-    queue_url, queue_arn = _ensure_queue(
-        clients,
+    dlq_url, dlq_arn = provision.ensure_queue(clients.sqs, names.dlq, {})
+    queue_url, queue_arn = provision.ensure_queue(
+        clients.sqs,
         names.queue,
         {
             "VisibilityTimeout": str(visibility_timeout),
@@ -155,34 +140,10 @@ def teardown_stack(clients: Clients, names: StackNames) -> None:
 
     Meant for tests and the emulator: on a real account it deletes every object in the bucket.
     """
-    s3, sqs, dynamodb = clients.s3, clients.sqs, clients.dynamodb
-    with _step(f"empty bucket {names.bucket}"), _absent_ok("NoSuchBucket"):
-        pages = s3.get_paginator("list_object_versions").paginate(Bucket=names.bucket)
-        for page in pages:
-            doomed: list[ObjectIdentifierTypeDef] = [
-                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-            ]
-            if doomed:
-                s3.delete_objects(Bucket=names.bucket, Delete={"Objects": doomed, "Quiet": True})
-        s3.delete_bucket(Bucket=names.bucket)
+    provision.delete_bucket(clients.s3, names.bucket)
     for queue in (names.queue, names.dlq):
-        with (
-            _step(f"delete queue {queue}"),
-            _absent_ok("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"),
-        ):
-            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-    with _step(f"delete table {names.table}"), _absent_ok("ResourceNotFoundException"):
-        dynamodb.delete_table(TableName=names.table)
-
-
-@contextmanager
-def _absent_ok(*codes: str) -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        if error_code(exc) not in codes:
-            raise
+        provision.delete_queue(clients.sqs, queue)
+    provision.delete_table(clients.dynamodb, names.table)
 
 
 # --- one function per resource
@@ -190,35 +151,11 @@ def _absent_ok(*codes: str) -> Iterator[None]:
 
 def _ensure_bucket(clients: Clients, bucket: str, region: str, versioned: bool) -> bool:
     """Create the bucket if missing; return whether versioning is enabled on it now."""
-    s3 = clients.s3
-    with _step(f"CreateBucket {bucket}"), _absent_ok("BucketAlreadyOwnedByYou"):
-        if region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(
-                Bucket=bucket,
-                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
-            )
+    provision.create_bucket(clients.s3, bucket, region)
     if versioned:
-        with _step(f"PutBucketVersioning {bucket}"):
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        provision.enable_versioning(clients.s3, bucket)
         return True
-    with _step(f"GetBucketVersioning {bucket}"):
-        return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
-
-
-def _ensure_queue(clients: Clients, name: str, attributes: dict[str, str]) -> tuple[str, str]:
-    """Create the queue if missing, then set ``attributes`` (so a changed setting converges)."""
-    sqs = clients.sqs
-    with _step(f"CreateQueue {name}"):
-        # Without attributes CreateQueue on an existing queue returns its URL and changes nothing.
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        if attributes:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-    return url, arn
+    return provision.is_versioned(clients.s3, bucket)
 
 
 def _ensure_queue_policy(clients: Clients, queue_url: str, queue_arn: str, bucket: str) -> None:
@@ -240,10 +177,7 @@ def _ensure_queue_policy(clients: Clients, queue_url: str, queue_arn: str, bucke
             }
         ],
     }
-    with _step(f"SetQueueAttributes Policy {queue_arn}"):
-        clients.sqs.set_queue_attributes(
-            QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)}
-        )
+    provision.set_queue_policy(clients.sqs, queue_url, queue_arn, policy)
 
 
 def ensure_records_tables(clients: Clients, routes: Sequence[Route]) -> list[str]:
@@ -259,22 +193,9 @@ def ensure_records_tables(clients: Clients, routes: Sequence[Route]) -> list[str
 
 
 def _ensure_table(clients: Clients, table: str) -> None:
-    dynamodb = clients.dynamodb
-    with _step(f"CreateTable {table}"), _absent_ok("ResourceInUseException"):
-        dynamodb.create_table(**table_definition(table))
-    with _step(f"wait for table {table}"):
-        dynamodb.get_waiter("table_exists").wait(
-            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
-    with _step(f"TTL on {table}"):
-        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-        enabled = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
-        if enabled and ttl.get("AttributeName") == TTL_ATTRIBUTE:
-            return
-        dynamodb.update_time_to_live(
-            TableName=table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-        )
+    provision.create_table(clients.dynamodb, table_definition(table))
+    provision.wait_for_table(clients.dynamodb, table)
+    provision.ensure_ttl(clients.dynamodb, table, TTL_ATTRIBUTE)
 
 
 def _ensure_notification(clients: Clients, bucket: str, queue_arn: str) -> None:

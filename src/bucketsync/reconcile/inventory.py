@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from bucketsync.engine.ordering import observed
-from bucketsync.errors import BucketSyncError, ConfigurationError
+from bucketsync.errors import BucketSyncError, ConfigurationError, ListingError
 from bucketsync.reconcile.inventory_files import (
     Manifest,
     Rows,
@@ -50,7 +50,7 @@ from bucketsync.reconcile.inventory_files import (
     load_manifest,
     manifest_location,
 )
-from bucketsync.reconcile.listing import Listed, ListingError
+from bucketsync.reconcile.listing import Listed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

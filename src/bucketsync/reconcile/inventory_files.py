@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from bucketsync.aws.s3 import object_chunks, read_object
-from bucketsync.errors import BucketSyncError, ConfigurationError
-from bucketsync.reconcile.listing import Listed, ListingError
+from bucketsync.errors import BucketSyncError, ConfigurationError, ListingError
+from bucketsync.reconcile.listing import Listed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,16 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bucketsync.aws.s3 import list_page
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ObjectState
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import BucketSyncError, ListingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PAGE_SIZE = 1000
-
-
-class ListingError(BucketSyncError):
-    """The bucket's listing failed or cannot be trusted (out of order, truncated, corrupt)."""
 
 
 @dataclass(frozen=True, slots=True)

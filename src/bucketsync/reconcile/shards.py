@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.s3 import list_page
-from bucketsync.errors import BucketSyncError
-from bucketsync.reconcile.listing import ListingError
+from bucketsync.errors import BucketSyncError, ListingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

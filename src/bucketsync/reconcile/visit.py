@@ -19,7 +19,7 @@ from bucketsync.engine.ordering import Verdict, decide
 from bucketsync.engine.ports import ObjectSource, Sink
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ABSENT, Held, Outcome, Update
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import CancelledError
 from bucketsync.reconcile.listing import Listed, Range, Source
 from bucketsync.reconcile.march import Side
 from bucketsync.reconcile.repairs import Repairs, Watermark
@@ -27,10 +27,6 @@ from bucketsync.reconcile.report import Report
 from bucketsync.reconcile.shards import Shard
 
 Settled = Callable[[Sink, Update, "Outcome | BaseException"], None]
-
-
-class Cancelled(BucketSyncError):
-    """The run was asked to stop."""
 
 
 def repair_of(source: Source, listed: Listed) -> Update:
@@ -52,7 +48,7 @@ class Cancellable:
     def __iter__(self) -> Iterator[Listed]:
         for listed in self._listing:
             if self._state.cancel.is_set():
-                raise Cancelled("cancelled")
+                raise CancelledError("cancelled")
             self._state.report.counted(listed=1)
             yield listed
 

@@ -62,10 +62,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bucketsync import redact
 from bucketsync.errors import (
-    BucketSyncError,
     ConfigurationError,
     MalformedEventError,
+    RefusedError,
     RetryableError,
+    UnansweredError,
 )
 from bucketsync.events import parse_message
 from bucketsync.logs import json_logger
@@ -86,15 +87,6 @@ GATEWAY_TIMEOUT = 504  # a proxy gave up waiting: the service may be applying th
 DETAIL_BYTES = 500  # of a refusal's body, for the log: what the service said was wrong
 # What http.client refuses in a URL, found at start rather than as every POST's error.
 _UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
-
-
-class RefusedError(BucketSyncError):
-    """The service answered with a status no retry will change (a 3xx, a 4xx)."""
-
-
-class UnansweredError(RetryableError):
-    """The request was sent whole and no answer came in time: the service may be applying it,
-    so this invocation does not send it again (see the module's docstring)."""
 
 
 @dataclass(frozen=True, slots=True)

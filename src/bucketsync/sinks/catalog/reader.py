@@ -7,10 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketsync.aws.dynamo import counted, paged_items
-from bucketsync.aws.errors import translate
+from bucketsync.aws.dynamo import counted, get_item, paged_items
 from bucketsync.sinks.catalog import schema
 
 if TYPE_CHECKING:
@@ -75,16 +73,16 @@ class CatalogReader:
         return live, read - live
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            answer = self._client.get_item(
-                TableName=self.table,
-                Key={
+        raw = get_item(
+            self._client,
+            f"GetItem {self.table}",
+            {
+                "TableName": self.table,
+                "Key": {
                     schema.PK: {"S": schema.partition_key(bucket)},
                     schema.SK: {"S": schema.sort_key(key)},
                 },
-                ConsistentRead=True,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"GetItem {self.table}") from exc
-        raw = answer.get("Item")
+                "ConsistentRead": True,
+            },
+        )
         return deserialize(raw) if raw else None

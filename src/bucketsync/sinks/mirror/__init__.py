@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.opened import Opened, open_mirrored
-from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
+from bucketsync.sinks.mirror.paths import key_of, local_path
 from bucketsync.sinks.mirror.sink import MirrorSink
-from bucketsync.sinks.mirror.store import Entry, MirrorStore, StoreCorruptError
+from bucketsync.sinks.mirror.store import Entry, MirrorStore
 from bucketsync.sinks.mirror.untracked import count_untracked
 
 __all__ = [
@@ -33,8 +33,6 @@ __all__ = [
     "MirrorSink",
     "MirrorStore",
     "Opened",
-    "StoreCorruptError",
-    "UnsafeKeyError",
     "count_untracked",
     "key_of",
     "local_path",

@@ -35,9 +35,10 @@ from pathlib import Path
 from stat import S_ISREG
 
 from bucketsync.engine.state import ObjectState
+from bucketsync.errors import UnsafeKeyError
 from bucketsync.sinks.mirror.download import TEMP_PREFIX, is_md5_form, md5_identity
 from bucketsync.sinks.mirror.marks import mark, marked_key
-from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of
+from bucketsync.sinks.mirror.paths import STATE_DIR, key_of
 from bucketsync.sinks.mirror.store import Identity, MirrorStore
 
 log = logging.getLogger(__name__)

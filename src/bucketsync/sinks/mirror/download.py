@@ -26,11 +26,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, BinaryIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bucketsync.aws.errors import is_gone, translate
-from bucketsync.aws.presigned import Got, ObjectGetter
-from bucketsync.errors import RetryableError, SinkWriteError
+from bucketsync.aws.presigned import Got, ObjectGetter, read_chunk
+from bucketsync.errors import ClashError, RetryableError, SinkWriteError, TooLargeError
 from bucketsync.sinks.mirror.marks import mark
 from bucketsync.sinks.mirror.paths import STATE_DIR
 from bucketsync.sinks.mirror.store import Entry, Identity
@@ -51,18 +48,6 @@ class Fetched:
     etag: str | None
     verified: str  # how the bytes were checked: "checksum", "md5" or "none"
     identity: Identity  # of the file as renamed into place
-
-
-class TooLargeError(SinkWriteError):
-    """The object turned out larger than the limit (GetObject's length); nothing written."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        super().__init__(size)
-
-
-class ClashError(SinkWriteError):
-    """The path is taken by a directory, or a parent of it by a file: another key's."""
 
 
 def file_mode() -> int:
@@ -108,20 +93,15 @@ def fetch(
     # IfMatch pins the content the update names while it is current: an outdated update can
     # never write outdated bytes. A version id pins even an old version, so it comes second.
     # With verify, botocore checks S3's additional checksum as the body is read.
-    try:
-        got = getter.get(
-            bucket,
-            key,
-            if_match=f'"{etag}"' if etag else None,
-            version_id=None if etag else version_id,
-            checksum=verify,
-        )
-    except ClientError as exc:
-        if is_gone(exc):
-            return None
-        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
-    except BotoCoreError as exc:
-        raise translate(exc, f"GetObject s3://{bucket}/{key}") from exc
+    got = getter.open(
+        bucket,
+        key,
+        if_match=f'"{etag}"' if etag else None,
+        version_id=None if etag else version_id,
+        checksum=verify,
+    )
+    if got is None:
+        return None
     try:
         return _write(
             got,
@@ -237,17 +217,14 @@ def _stream(body: Any, out: BinaryIO, md5: Any, where: str) -> int:
     """Copy the body into ``out`` and fsync it; the bytes copied."""
     size = 0
     try:
-        while chunk := body.read(CHUNK):
+        # A checksum mismatch, a read timeout, a cut connection: RetryableError (read_chunk).
+        while chunk := read_chunk(body, CHUNK, where):
             if md5 is not None:
                 md5.update(chunk)
             out.write(chunk)
             size += len(chunk)
         out.flush()
         os.fsync(out.fileno())
-    except BotoCoreError as exc:
-        # FlexibleChecksumError (a body that does not match S3's checksum), read timeouts and
-        # cut connections alike: the same GET may well succeed next time.
-        raise RetryableError(f"{where}: {exc}") from exc
     except OSError as exc:
         raise disk_error(exc, f"{where}: cannot write the file") from exc
     return size

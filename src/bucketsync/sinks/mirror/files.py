@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from bucketsync.engine.state import Update
+from bucketsync.errors import UnsafeKeyError
 from bucketsync.sinks.mirror.download import disk_error, recheck_file
-from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of
+from bucketsync.sinks.mirror.paths import key_of
 from bucketsync.sinks.mirror.store import Entry, Identity
 
 

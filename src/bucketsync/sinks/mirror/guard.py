@@ -28,10 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bucketsync.engine.ordering import observed_at
+from bucketsync.errors import StoreCorruptError
 from bucketsync.sinks.mirror.adopt import import_marked
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.paths import STATE_DIR
-from bucketsync.sinks.mirror.store import MirrorStore, StoreCorruptError
+from bucketsync.sinks.mirror.store import MirrorStore
 from bucketsync.sinks.mirror.storefile import CORRUPT, REPLACED, Problem
 
 log = logging.getLogger(__name__)

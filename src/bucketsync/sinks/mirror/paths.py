@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import UnsafeKeyError
 
 STATE_DIR = ".bucketsync"  # <root>/.bucketsync/state.sqlite; also the temporary files' prefix
 EMPTY_SEGMENT = "%"
@@ -38,15 +38,6 @@ PATH_MAX = 4096  # bytes in a path, its terminating NUL included (Linux)
 
 # Category Cc exactly (C0, DEL, C1), plus the two characters escaping itself needs.
 _ESCAPED = re.compile(r"[%\\\x00-\x1f\x7f-\x9f]")
-
-
-class UnsafeKeyError(BucketSyncError):
-    """A key the mirror will not write, and why (``reason``); nothing was touched."""
-
-    def __init__(self, key: str, reason: str = "refused") -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"{key!r}: {reason}")
 
 
 def _percent(match: re.Match[str]) -> str:

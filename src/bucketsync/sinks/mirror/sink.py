@@ -34,13 +34,19 @@ from typing import TYPE_CHECKING
 
 from bucketsync.aws.presigned import ObjectGetter
 from bucketsync.engine.state import Held, Outcome, Update
-from bucketsync.errors import BucketSyncError, RetryableError
+from bucketsync.errors import (
+    BucketSyncError,
+    ClashError,
+    RetryableError,
+    TooLargeError,
+    UnsafeKeyError,
+)
 from bucketsync.sinks.mirror.adopt import adoptable
-from bucketsync.sinks.mirror.download import ClashError, Fetched, TooLargeError, fetch, file_mode
+from bucketsync.sinks.mirror.download import Fetched, fetch, file_mode
 from bucketsync.sinks.mirror.files import clash, on_disk, remove, unchanged
 from bucketsync.sinks.mirror.guard import DAY, StoreGuard
 from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
-from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, local_path
+from bucketsync.sinks.mirror.paths import STATE_DIR, local_path
 from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, Identity, MirrorStore
 
 if TYPE_CHECKING:

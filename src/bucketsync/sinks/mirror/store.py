@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bucketsync.errors import ConfigurationError
+from bucketsync.errors import StoreCorruptError
 from bucketsync.sinks.mirror.storefile import (
     CORRUPT,
     REBUILD,
@@ -141,10 +141,6 @@ def _after_prefix(prefix: str) -> str | None:
             return prefix[:-1] + chr(last)
         prefix = prefix[:-1]
     return None
-
-
-class StoreCorruptError(ConfigurationError):
-    """The state store's file is damaged: ours to fix (it is rebuilt), never a message's."""
 
 
 class MirrorStore:

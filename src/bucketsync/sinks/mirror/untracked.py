@@ -8,8 +8,9 @@ import os
 import time
 from pathlib import Path
 
+from bucketsync.errors import UnsafeKeyError
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
-from bucketsync.sinks.mirror.paths import STATE_DIR, UnsafeKeyError, key_of
+from bucketsync.sinks.mirror.paths import STATE_DIR, key_of
 from bucketsync.sinks.mirror.store import MirrorStore
 
 log = logging.getLogger(__name__)
