@@ -13,7 +13,9 @@
 ``untracked`` files under the root the mirror did not write
 ``opened``    a mirrored file opened for serving, only if it is the one the mirror wrote
 
-A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``).
+A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``); it is also how
+a lost store is rebuilt, handed to the sink (``rebuild=``, ``rebuild_by_default``) since the
+sinks never import reconcile.
 
 docs/mirror.md has the rules: the path table, ordering, integrity, and full sync.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.opened import Opened, open_mirrored
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
-from bucketsync.sinks.mirror.sink import MirrorSink
+from bucketsync.sinks.mirror.sink import MirrorSink, Rebuild, rebuild_by_default
 from bucketsync.sinks.mirror.store import Entry, MirrorStore, StoreCorruptError
 from bucketsync.sinks.mirror.untracked import count_untracked
 
@@ -33,10 +35,12 @@ __all__ = [
     "MirrorSink",
     "MirrorStore",
     "Opened",
+    "Rebuild",
     "StoreCorruptError",
     "UnsafeKeyError",
     "count_untracked",
     "key_of",
     "local_path",
     "open_mirrored",
+    "rebuild_by_default",
 ]
