@@ -346,7 +346,26 @@ class Settings(BaseSettings):
         given = {k: v for k, v in changes.items() if v is not None}
         if not given:
             return self
-        return type(self).model_validate({**self.model_dump(), **given})
+        changed = type(self).model_validate({**self.model_dump(), **given})
+        # What the user set (a variable, a flag) stays told apart from a default, for
+        # ``unless_set``: not every field the copy was made from.
+        object.__setattr__(changed, "__pydantic_fields_set__", self.model_fields_set | set(given))
+        return changed
+
+    def unless_set(self, **defaults: Any) -> Settings:
+        """A copy in which each field of ``defaults`` the user did not set (by its
+        ``BUCKETSYNC_*`` variable or a flag) takes the value given, not its own default."""
+        return self.override(
+            **{name: value for name, value in defaults.items() if name not in self.model_fields_set}
+        )
+
+    def for_emulator(self) -> Settings:
+        """These settings as the local emulator stack runs them (``bucketsync local up``):
+        unless ``BUCKETSYNC_WRITE_MODE`` says otherwise, writes go item by item (on moto a
+        transaction costs time in proportion to the table: docs/performance.md); unless
+        ``BUCKETSYNC_ORDERING`` does, events are ordered by observation, whatever they claim
+        (moto sends no sequencers, and EventBridge a fixed fake one: docs/ordering.md)."""
+        return self.unless_set(write_mode="single", ordering="observed")
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log or print: secrets as asterisks, and credentials
