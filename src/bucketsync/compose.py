@@ -21,7 +21,7 @@ from bucketsync.engine.ports import Listable, Sink
 from bucketsync.errors import ConfigurationError
 from bucketsync.reconcile.mirror import rebuild as rebuild_mirror
 from bucketsync.reconcile.run import ReconciledSink
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.mirror import MirrorSink

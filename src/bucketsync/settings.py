@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bucketsync import redact
 from bucketsync.errors import ConfigurationError
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 ORDERING_MODES = ("auto", "sequencer", "observed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Parallel S3 lookups, and writes in single mode."
     )
 
-    # --- records (which objects' rows load into which tables: bucketsync.routes)
+    # --- records (which objects' rows load into which tables: bucketsync.record_routes)
     routes: str | None = Field(
         default=None,
         description='Routing rules as JSON: [{"match": "data/**/*.jsonl", "table": "orders"}].',

@@ -15,7 +15,8 @@ import pytest
 from bucketsync.aws.clients import Clients
 from bucketsync.compose import build_mirror
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import ABSENT, Outcome, Update
+from bucketsync.engine.state import ABSENT
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import RetryableError
 from bucketsync.reconcile import mirror as reconcile_mirror
 from bucketsync.settings import Settings

@@ -18,7 +18,7 @@ from bucketsync.compose import build_parts
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
@@ -149,7 +149,7 @@ def _service(
     # Imported here: FastAPI and uvicorn come with the [local] and [service] extras.
     from bucketsync.api import create_app  # noqa: PLC0415
     from bucketsync.api.service import ServiceParts, observe  # noqa: PLC0415
-    from bucketsync.local.service import serving  # noqa: PLC0415
+    from bucketsync.local.server_thread import serving  # noqa: PLC0415
 
     # The worker applies through the same engine: the status page sees what it does.
     parts = ServiceParts(engine, mirror, clients, observe(engine, mirror))

@@ -29,12 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import ConfigurationError, RefusingToDeleteError, RetryableError
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import SinkDrift
 from bucketsync.reconcile.run import Options, Reconciler
-from bucketsync.sinks.mirror import MirrorSink, MirrorStore, count_untracked, rebuild_by_default
+from bucketsync.sinks.mirror import (
+    MirrorSink,
+    MirrorStore,
+    count_untracked_and_clear_stale_temps,
+    rebuild_by_default,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -184,7 +189,7 @@ def _sync(
     if owed and whole and not report.deletes_refused and sink.store.rebuild_reason == owed:
         sink.store.rebuilt()
     if not (cancel and cancel.is_set()):
-        report.untracked = count_untracked(sink.root, sink.store)
+        report.untracked = count_untracked_and_clear_stale_temps(sink.root, sink.store)
     report.seconds = time.monotonic() - began
     log.info(
         "full sync of s3://%s/%s: %d listed, %d downloaded, %d skipped, %d deleted, "

@@ -27,7 +27,7 @@ from bucketsync.sinks.mirror.opened import Opened, open_mirrored
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of, local_path
 from bucketsync.sinks.mirror.sink import MirrorSink, Rebuild, rebuild_by_default
 from bucketsync.sinks.mirror.store import Entry, MirrorStore, StoreCorruptError
-from bucketsync.sinks.mirror.untracked import count_untracked
+from bucketsync.sinks.mirror.untracked import count_untracked_and_clear_stale_temps
 
 __all__ = [
     "TEMP_PREFIX",
@@ -38,7 +38,7 @@ __all__ = [
     "Rebuild",
     "StoreCorruptError",
     "UnsafeKeyError",
-    "count_untracked",
+    "count_untracked_and_clear_stale_temps",
     "key_of",
     "local_path",
     "open_mirrored",

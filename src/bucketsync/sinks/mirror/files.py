@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bucketsync.engine.state import Update
+from bucketsync.engine.update import Update
 from bucketsync.sinks.mirror.download import disk_error, recheck_file
 from bucketsync.sinks.mirror.paths import UnsafeKeyError, key_of
 from bucketsync.sinks.mirror.store import Entry, Identity

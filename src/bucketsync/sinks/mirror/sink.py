@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.presigned import ObjectGetter
-from bucketsync.engine.state import Held, Outcome, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import BucketSyncError, ConfigurationError, RetryableError
 from bucketsync.sinks.mirror.adopt import adoptable
 from bucketsync.sinks.mirror.download import ClashError, Fetched, TooLargeError, fetch, file_mode
