@@ -28,9 +28,10 @@ from typing import Any
 
 from bench.cpu import process_cpu
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.engine.ports import ObjectSource, Sink
-from bucketsync.engine.state import ObjectState, Outcome, Update
+from bucketsync.engine.state import ObjectState
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import MalformedEventError
 from bucketsync.events import parse_message
 from bucketsync.local.emulator import Emulator, emulator_settings

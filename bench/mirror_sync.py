@@ -36,7 +36,7 @@ from typing import Any
 
 from bench.cpu import process_cpu
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import (

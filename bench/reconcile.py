@@ -41,10 +41,10 @@ from bench.cpu import process_cpu
 from bench.fake_aws import Delay, FakeWrites
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.aws.s3 import S3ObjectSource, state_from_head
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import Update
+from bucketsync.engine.update import Update
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.run import Options, Reconciler

@@ -42,13 +42,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from bench.cpu import process_cpu
 from bench.fake_aws import FakeWrites
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
 from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.manifest import ManifestStore
+from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import RESERVED, Target
 from bucketsync.sinks.tables import table_definition
 
@@ -141,7 +142,7 @@ def load_bucketsync(spec: dict[str, Any], clients: Clients) -> dict[str, Any]:
     started = time.perf_counter()
     stamp = ObservationClock().stamp()
     report = loader.load(Target(spec["table"]), spec["bucket"], spec["key"], stamp)
-    assert report.outcome == "applied", report
+    assert report.outcome == LoadOutcome.APPLIED, report
     return {"rows": report.rows, "bad": report.bad, "seconds": time.perf_counter() - started}
 
 

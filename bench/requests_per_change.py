@@ -15,7 +15,7 @@ import random
 import time
 
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket

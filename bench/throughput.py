@@ -31,7 +31,7 @@ from bench.cpu import process_cpu
 from bench.fake_aws import Delay, FakeAWS, attach
 from bench.requests_per_change import workload
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.compose import build_engine
 from bucketsync.local.emulator import Emulator, emulator_settings
 from bucketsync.local.stack import StackNames, ensure_stack

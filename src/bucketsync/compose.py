@@ -19,8 +19,9 @@ from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.ports import Listable, Sink
 from bucketsync.errors import ConfigurationError
+from bucketsync.reconcile.mirror import rebuild as rebuild_mirror
 from bucketsync.reconcile.run import ReconciledSink
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.mirror import MirrorSink
@@ -30,7 +31,9 @@ from bucketsync.sinks.records.sink import RecordsSink
 
 
 def build_mirror(settings: Settings, clients: Clients) -> MirrorSink | None:
-    """The local mirror when ``mirror_dir`` (LOCAL_DOWNLOAD_DIR) is set."""
+    """The local mirror when ``mirror_dir`` (LOCAL_DOWNLOAD_DIR) is set. A lost or corrupt
+    state store is rebuilt by reconcile's full sync, which the sink asks for before its next
+    batch (the sinks cannot import reconcile: it is handed in here, for every runtime)."""
     if not settings.mirror_dir:
         return None
     return MirrorSink(
@@ -44,6 +47,7 @@ def build_mirror(settings: Settings, clients: Clients) -> MirrorSink | None:
         read_timeout=settings.download_timeout_seconds,
         bucket=settings.bucket,
         tombstone_ttl_days=settings.tombstone_ttl_days,
+        rebuild=rebuild_mirror,
     )
 
 

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bucketsync import redact
 from bucketsync.errors import ConfigurationError
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 ORDERING_MODES = ("auto", "sequencer", "observed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Parallel S3 lookups, and writes in single mode."
     )
 
-    # --- records (which objects' rows load into which tables: bucketsync.routes)
+    # --- records (which objects' rows load into which tables: bucketsync.record_routes)
     routes: str | None = Field(
         default=None,
         description='Routing rules as JSON: [{"match": "data/**/*.jsonl", "table": "orders"}].',
@@ -346,7 +346,26 @@ class Settings(BaseSettings):
         given = {k: v for k, v in changes.items() if v is not None}
         if not given:
             return self
-        return type(self).model_validate({**self.model_dump(), **given})
+        changed = type(self).model_validate({**self.model_dump(), **given})
+        # What the user set (a variable, a flag) stays told apart from a default, for
+        # ``unless_set``: not every field the copy was made from.
+        object.__setattr__(changed, "__pydantic_fields_set__", self.model_fields_set | set(given))
+        return changed
+
+    def unless_set(self, **defaults: Any) -> Settings:
+        """A copy in which each field of ``defaults`` the user did not set (by its
+        ``BUCKETSYNC_*`` variable or a flag) takes the value given, not its own default."""
+        return self.override(
+            **{name: value for name, value in defaults.items() if name not in self.model_fields_set}
+        )
+
+    def for_emulator(self) -> Settings:
+        """These settings as the local emulator stack runs them (``bucketsync local up``):
+        unless ``BUCKETSYNC_WRITE_MODE`` says otherwise, writes go item by item (on moto a
+        transaction costs time in proportion to the table: docs/performance.md); unless
+        ``BUCKETSYNC_ORDERING`` does, events are ordered by observation, whatever they claim
+        (moto sends no sequencers, and EventBridge a fixed fake one: docs/ordering.md)."""
+        return self.unless_set(write_mode="single", ordering="observed")
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log or print: secrets as asterisks, and credentials

@@ -50,7 +50,7 @@ from bucketsync.local.stack import (
     queue_counts,
     teardown_stack,
 )
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 from tests.chaos.checks import (
     SinkDrift,
     bucket_fingerprints,

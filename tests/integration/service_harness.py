@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from tests.events import load_event
 
 from bucketsync.aws.clients import Clients
-from bucketsync.local.service import serving
+from bucketsync.local.server_thread import serving
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
 from bucketsync.signing import sign, target

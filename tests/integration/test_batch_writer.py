@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bucketsync.aws.batch import BatchWriter
+from bucketsync.aws.batch_write import BatchWriter
 from bucketsync.aws.clients import Clients
 from bucketsync.local.stack import StackNames
 from bucketsync.sinks.tables import table_definition

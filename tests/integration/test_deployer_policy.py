@@ -17,14 +17,14 @@ from typing import Any
 from tests.integration.deploying import PREFIX, Deploying
 
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.deploy import deployer
 from bucketsync.deploy.destroy import Destroyer
 from bucketsync.deploy.stack import Deployer, Request
 from bucketsync.operate import logs as tailing
 from bucketsync.operate import redrive
 from bucketsync.operate.status import gather
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 
 class Quiet:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.local.stack import Stack
 from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.runtimes.build import build_worker

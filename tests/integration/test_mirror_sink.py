@@ -29,7 +29,8 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ABSENT, ObjectState, Outcome, Update
+from bucketsync.engine.state import ABSENT, ObjectState
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import RetryableError
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames

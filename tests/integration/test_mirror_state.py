@@ -27,7 +27,8 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ABSENT, Outcome, Update
+from bucketsync.engine.state import ABSENT
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import Fault, SinkWriteError, StoreCorruptError, fault_of
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames

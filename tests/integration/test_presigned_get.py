@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.presigned import Got, ObjectGetter
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.local.stack import StackNames
 
 

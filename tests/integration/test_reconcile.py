@@ -24,7 +24,7 @@ from bucketsync.reconcile.checkpoint import FileCheckpoints, run_signature
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.run import Options, Reconciler
 from bucketsync.reconcile.shards import Shard
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 from bucketsync.runtimes.build import build_worker
 from bucketsync.settings import Settings
 from bucketsync.sinks.catalog import CatalogSink

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.local.stack import Stack, StackNames
 from bucketsync.runtimes.build import build_worker
 from bucketsync.settings import Settings

@@ -19,7 +19,7 @@ from tests.integration.helpers import file_items
 from bucketsync.aws.clients import Clients
 from bucketsync.compose import build_engine
 from bucketsync.local.stack import Stack, StackNames, ensure_records_tables
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.settings import Settings

@@ -34,7 +34,7 @@ from tests.integration.service_harness import (
 
 from bucketsync.api import create_app
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.local.stack import Stack
 from bucketsync.settings import Settings
 

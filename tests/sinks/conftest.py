@@ -24,9 +24,10 @@ from bucketsync.aws.clients import Clients
 from bucketsync.aws.dynamo import ConditionalWriter
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ABSENT, Held, ObjectState, Outcome, Update
+from bucketsync.engine.state import ABSENT, Held, ObjectState
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.local.stack import StackNames
-from bucketsync.routes import Route
+from bucketsync.record_routes import Route
 from bucketsync.sinks.catalog import CatalogSink
 from bucketsync.sinks.memory import MemorySink
 from bucketsync.sinks.mirror import MirrorSink

@@ -12,7 +12,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bucketsync.engine.state import Outcome
+from bucketsync.engine.update import Outcome
 from bucketsync.sinks.memory import MemorySink
 from tests.sinks.conftest import BAD_KEY, Harness, observe, same, seq, spec_listing
 

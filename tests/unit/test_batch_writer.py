@@ -18,7 +18,7 @@ from botocore.stub import ANY, Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bucketsync.aws.batch import BATCH_LIMIT, BatchWriter
+from bucketsync.aws.batch_write import BATCH_LIMIT, BatchWriter
 from bucketsync.aws.dynamo import serialize
 from bucketsync.errors import ConfigurationError, RetryableError, SinkWriteError, is_retryable
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bucketsync.engine.state import ABSENT, ObjectState, Update
+from bucketsync.engine.state import ABSENT, ObjectState
+from bucketsync.engine.update import Update
 from bucketsync.errors import SinkWriteError
 from bucketsync.events import Change, ChangeKind
 from bucketsync.sinks.catalog import schema

@@ -19,7 +19,7 @@ from bucketsync.deploy.stack import Request, notification_id, stack_name
 from bucketsync.errors import ConfigurationError
 from bucketsync.operate.logs import line
 from bucketsync.operate.redrive import BATCH_BYTES, _by_size, describe
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 buckets = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", fullmatch=True)

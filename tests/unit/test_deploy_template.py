@@ -11,7 +11,7 @@ import pytest
 from bucketsync.deploy.parameters import check, defaults
 from bucketsync.deploy.render import EXAMPLE_ROUTES, renderings, text
 from bucketsync.deploy.template import render
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "cloudformation"
 

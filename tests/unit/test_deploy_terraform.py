@@ -33,7 +33,7 @@ from bucketsync.deploy.notification import EVENTS
 from bucketsync.deploy.parameters import check, defaults
 from bucketsync.deploy.render import EXAMPLE_ROUTES
 from bucketsync.deploy.template import render
-from bucketsync.routes import Route, parse_routes
+from bucketsync.record_routes import Route, parse_routes
 
 MODULE = Path(__file__).parents[2] / "deploy" / "terraform"
 

@@ -8,7 +8,8 @@ import pytest
 
 from bucketsync.engine.pipeline import Engine, Message
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ObjectState, Outcome
+from bucketsync.engine.state import ObjectState
+from bucketsync.engine.update import Outcome
 from bucketsync.errors import RetryableError
 from bucketsync.events import Change, ChangeKind
 from bucketsync.sinks.memory import MemorySink

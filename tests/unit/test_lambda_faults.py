@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from bucketsync.engine.pipeline import Engine
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import ConfigurationError, RetryableError, SinkWriteError
 from bucketsync.runtimes.lambda_handler import LambdaApp
 from bucketsync.settings import Settings

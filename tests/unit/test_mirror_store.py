@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bucketsync.engine.stamp import sequencer_stamp
-from bucketsync.engine.state import ABSENT, ObjectState, Update
+from bucketsync.engine.state import ABSENT, ObjectState
+from bucketsync.engine.update import Update
 from bucketsync.errors import Fault, StoreCorruptError, fault_of
 from bucketsync.sinks.mirror import Entry, MirrorStore
 from bucketsync.sinks.mirror.ordering import Verdict, decide

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from bucketsync.engine.ordering import Verdict, condition, decide, observed
 from bucketsync.engine.stamp import sequencer_stamp
-from bucketsync.engine.state import ABSENT, Held, ObjectState, Update
+from bucketsync.engine.state import ABSENT, Held, ObjectState
+from bucketsync.engine.update import Update
 
 
 def seq(n: int) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bucketsync.engine.pipeline import Engine
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.reconcile.repairs import Watermark
 from bucketsync.reconcile.run import Options, Reconciler
 from bucketsync.reconcile.shards import Shard

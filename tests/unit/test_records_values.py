@@ -20,11 +20,10 @@ from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bucketsync.errors import BucketSyncError
+from bucketsync.errors import BucketSyncError, RowValueError
 from bucketsync.sinks.records import values
 from bucketsync.sinks.records.values import (
     MAX_ITEM_BYTES,
-    RowValueError,
     convert,
     item_size,
     to_item,

@@ -128,6 +128,35 @@ def test_override_validates_its_values() -> None:
     assert [error["loc"] for error in excinfo.value.errors()] == [("worker_threads",)]
 
 
+def test_the_emulator_defaults_apply_only_where_the_user_set_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN no write mode or ordering set: the emulator's own (item by item, observed)
+    assert (Settings().for_emulator().write_mode, Settings().for_emulator().ordering) == (
+        "single",
+        "observed",
+    )
+    # GIVEN both set by their variables, and a flag overriding something else afterwards
+    monkeypatch.setenv("BUCKETSYNC_WRITE_MODE", "transact")
+    monkeypatch.setenv("BUCKETSYNC_ORDERING", "sequencer")
+    given = Settings().override(region="eu-west-1", log_level="DEBUG")
+    # WHEN the local stack takes them THEN the user's choices stand
+    local = given.for_emulator()
+    assert (local.write_mode, local.ordering, local.region) == (
+        "transact",
+        "sequencer",
+        "eu-west-1",
+    )
+
+
+def test_unless_set_tells_a_value_set_to_the_default_from_no_value() -> None:
+    # GIVEN a field set to its default's value, and one not set at all
+    base = Settings(ordering="auto").override(table="t1")
+    # WHEN defaults are offered for both THEN only the unset one takes its
+    changed = base.unless_set(ordering="observed", write_mode="transact")
+    assert (changed.ordering, changed.write_mode, changed.table) == ("auto", "transact", "t1")
+
+
 def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):

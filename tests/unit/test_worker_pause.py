@@ -20,7 +20,7 @@ from typing import Any, cast
 import pytest
 
 from bucketsync.engine.pipeline import Engine
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import ConfigurationError, RetryableError, SinkWriteError
 from bucketsync.runtimes.pause import Backoff, Pause
 from bucketsync.runtimes.worker import Worker

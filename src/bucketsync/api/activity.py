@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bucketsync.api.models import ActivityChange, ActivityError, ActivityMinute
-from bucketsync.engine.state import Held, Outcome, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.sinks.mirror import MirrorSink
 
 MINUTES = 60  # the chart's window: the last hour

@@ -28,11 +28,11 @@ from rich.table import Table
 from bucketsync.api import create_app
 from bucketsync.api.service import service_parts
 from bucketsync.aws.clients import Clients
-from bucketsync.aws.requests import RequestCounter
+from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.cli.catalog import render
 from bucketsync.compose import listed_sinks
 from bucketsync.local.emulator import Emulator, emulator_settings
-from bucketsync.local.service import serving
+from bucketsync.local.server_thread import serving
 from bucketsync.local.stack import (
     Stack,
     StackNames,
@@ -44,7 +44,7 @@ from bucketsync.reconcile import catalog_fingerprints, compare, list_bucket
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import Report
 from bucketsync.reconcile.run import Options, ReconciledSink, Reconciler
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.runtimes.build import build_worker
 from bucketsync.sinks.catalog.reader import CatalogReader
 from bucketsync.sinks.mirror import MirrorSink, local_path

@@ -18,7 +18,7 @@ from bucketsync.cli import reconcile
 from bucketsync.deploy import cost, package
 from bucketsync.deploy.destroy import Destroyer
 from bucketsync.deploy.stack import Deployer, Outcome, Request, stack_name
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.settings import Settings
 
 EXIT_LEFTOVERS = 1

@@ -39,6 +39,7 @@ from bucketsync.errors import ConfigurationError
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.formats import FormatOptions
 from bucketsync.sinks.records.job import LoadReport
+from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import Target
 from bucketsync.sinks.tables import PK, SK
 
@@ -115,7 +116,7 @@ def run(
                 progress=progress,
             )
     _summary(console, uri, table, report, dry_run=dry_run)
-    if report.outcome == "rejected":
+    if report.outcome == LoadOutcome.REJECTED:
         raise typer.Exit(EXIT_UNPARSEABLE)
     if report.bad:
         raise typer.Exit(EXIT_BAD_ROWS)
@@ -219,10 +220,10 @@ def _bar(console: Console, total: int) -> Iterator[tuple[Progress, TaskID]]:
 
 
 def _summary(console: Console, uri: str, table: str, report: LoadReport, *, dry_run: bool) -> None:
-    if report.outcome == "rejected":
+    if report.outcome == LoadOutcome.REJECTED:
         console.print(f"[red]✗[/] {escape(uri)} cannot be read: {escape(report.failure or '')}")
         return
-    if report.outcome == "stale":
+    if report.outcome == LoadOutcome.STALE:
         console.print(f"{escape(uri)}: a newer version is already loaded into {escape(table)}")
         return
     verb = "would load" if dry_run else f"loaded into {escape(table)}"

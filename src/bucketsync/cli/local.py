@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
 from typing import Annotated
@@ -19,7 +18,7 @@ from bucketsync.compose import build_parts
 from bucketsync.engine.pipeline import Engine
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.local.stack import StackNames, ensure_records_tables, ensure_stack
-from bucketsync.routes import load_routes
+from bucketsync.record_routes import load_routes
 from bucketsync.runtimes.build import build_worker
 from bucketsync.runtimes.stopping import install_signal_handlers
 from bucketsync.settings import Settings
@@ -73,14 +72,9 @@ def up(
     names = StackNames.named(prefix) if prefix else StackNames.default()
     with Emulator(port=port or None) as emulator:
         base: Settings = ctx.obj
-        # The user's sync options carry over; where AWS is and what to sync is the stack's.
-        options = base.model_dump(exclude=_STACK_FIELDS)
-        # On moto a transaction costs time in proportion to the table (docs/performance.md):
-        # the local stack writes item by item unless the user chose otherwise.
-        options["write_mode"] = os.environ.get("BUCKETSYNC_WRITE_MODE", "single")
-        # moto sends no sequencers (and EventBridge a fixed fake one): docs/ordering.md has
-        # the emulator ordered by observation, whatever an event claims.
-        options["ordering"] = os.environ.get("BUCKETSYNC_ORDERING", "observed")
+        # The user's sync options carry over, with the emulator's own defaults where the user
+        # set none (write mode, ordering); where AWS is and what to sync is the stack's.
+        options = base.for_emulator().model_dump(exclude=_STACK_FIELDS)
         settings = emulator_settings(emulator, **options, table=names.table)
         clients = Clients(settings)
         stack = ensure_stack(clients, names)
@@ -155,7 +149,7 @@ def _service(
     # Imported here: FastAPI and uvicorn come with the [local] and [service] extras.
     from bucketsync.api import create_app  # noqa: PLC0415
     from bucketsync.api.service import ServiceParts, observe  # noqa: PLC0415
-    from bucketsync.local.service import serving  # noqa: PLC0415
+    from bucketsync.local.server_thread import serving  # noqa: PLC0415
 
     # The worker applies through the same engine: the status page sees what it does.
     parts = ServiceParts(engine, mirror, clients, observe(engine, mirror))

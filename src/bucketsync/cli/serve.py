@@ -71,7 +71,7 @@ def run(
 
         from bucketsync.api import create_app  # noqa: PLC0415
         from bucketsync.api.auth import binding_problem  # noqa: PLC0415
-        from bucketsync.local.service import listening_socket  # noqa: PLC0415
+        from bucketsync.local.server_thread import listening_socket  # noqa: PLC0415
     except ImportError as exc:
         raise ConfigurationError(
             f"bucketsync serve needs the [service] extra ({exc.name} is missing): "

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bucketsync.deploy.cfn import att, sub
-from bucketsync.routes import Route
+from bucketsync.record_routes import Route
 
 
 def statements(shape: str, routes: Sequence[Route]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bucketsync.deploy.template import render
-from bucketsync.routes import parse_routes
+from bucketsync.record_routes import parse_routes
 
 # Rules of both kinds (rows under their file, rows under their own key, an error-report
 # prefix), so the example shows every statement the role can hold.

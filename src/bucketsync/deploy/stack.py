@@ -27,7 +27,7 @@ from bucketsync.deploy.cfn import resolve
 from bucketsync.deploy.parameters import check
 from bucketsync.deploy.template import Shape, render
 from bucketsync.errors import ConfigurationError
-from bucketsync.routes import Route
+from bucketsync.record_routes import Route
 
 MAX_FUNCTION_NAME = 64
 FUNCTION_SUFFIX = "-sync"  # the template names the function ${AWS::StackName}-sync

@@ -25,7 +25,7 @@ from bucketsync.deploy.alarms import alarms
 from bucketsync.deploy.cfn import att, ref, skip, sub
 from bucketsync.deploy.parameters import CATALOG, COMMON, FORWARDER, SQS_MAX_MESSAGE
 from bucketsync.deploy.permissions import statements
-from bucketsync.routes import Route
+from bucketsync.record_routes import Route
 from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
 from bucketsync.sinks.tables import table_definition
 

@@ -58,7 +58,8 @@ from enum import Enum
 from typing import Any
 
 from bucketsync.engine.stamp import OBSERVED_FAMILY, SEQUENCER_FAMILY
-from bucketsync.engine.state import Held, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Update
 
 
 class Verdict(Enum):

@@ -28,7 +28,8 @@ from typing import Literal
 
 from bucketsync.engine.ports import ObjectSource, Sink
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ABSENT, ObjectState, Outcome, Update
+from bucketsync.engine.state import ABSENT, ObjectState
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import BucketSyncError, MalformedEventError
 from bucketsync.events import Change, ChangeKind, parse_message
 

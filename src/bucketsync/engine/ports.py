@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from bucketsync.engine.state import Held, ObjectState, Outcome, Update
+from bucketsync.engine.state import Held, ObjectState
+from bucketsync.engine.update import Outcome, Update
 
 
 class ObjectSource(Protocol):

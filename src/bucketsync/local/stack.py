@@ -28,7 +28,7 @@ from bucketsync.aws import provision
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import notification_configuration, put_notification_configuration
 from bucketsync.deploy.notification import EVENTS, Entry, merged
-from bucketsync.routes import Route
+from bucketsync.record_routes import Route
 from bucketsync.sinks.catalog.schema import TTL_ATTRIBUTE
 from bucketsync.sinks.tables import table_definition
 

@@ -14,7 +14,9 @@ its next batch of events; see ``sinks.mirror.guard``): the store is checked firs
 it was deleted under us, set aside if corrupt), the rows the mirror's marks bring back are in
 it, and the march adopts the files that already hold their objects and removes those whose
 objects are gone. A run over the mirror's whole prefix that listed everything and deleted
-what it had to clears the store's rebuild.
+what it had to clears the store's rebuild. The sinks cannot import reconcile, which builds on
+them: ``bucketsync.compose`` hands ``rebuild`` to every mirror it builds, and this module
+names it the default of any other mirror (``rebuild_by_default``) as it is imported.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import ConfigurationError, RefusingToDeleteError, RetryableError
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import SinkDrift
 from bucketsync.reconcile.run import Options, Reconciler
-from bucketsync.sinks.mirror import MirrorSink, MirrorStore, count_untracked
+from bucketsync.sinks.mirror import (
+    MirrorSink,
+    MirrorStore,
+    count_untracked_and_clear_stale_temps,
+    rebuild_by_default,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -142,6 +149,9 @@ def rebuild(sink: MirrorSink, s3: S3Client, bucket: str) -> SyncReport:
     return report
 
 
+rebuild_by_default(rebuild)  # a mirror built by hand (a test's, a benchmark's) rebuilds too
+
+
 def _sync(
     sink: MirrorSink,
     s3: S3Client,
@@ -179,7 +189,7 @@ def _sync(
     if owed and whole and not report.deletes_refused and sink.store.rebuild_reason == owed:
         sink.store.rebuilt()
     if not (cancel and cancel.is_set()):
-        report.untracked = count_untracked(sink.root, sink.store)
+        report.untracked = count_untracked_and_clear_stale_temps(sink.root, sink.store)
     report.seconds = time.monotonic() - began
     log.info(
         "full sync of s3://%s/%s: %d listed, %d downloaded, %d skipped, %d deleted, "

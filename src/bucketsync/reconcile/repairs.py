@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bucketsync.engine.ports import Sink
-from bucketsync.engine.state import Outcome, Update
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import RefusingToDeleteError
 
 log = logging.getLogger(__name__)

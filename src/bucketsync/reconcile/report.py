@@ -23,7 +23,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bucketsync.engine.state import Outcome
+from bucketsync.engine.update import Outcome
 from bucketsync.errors import RefusingToDeleteError
 
 CLASSES = ("missing", "stale", "phantom")

@@ -18,7 +18,8 @@ from typing import Any
 from bucketsync.engine.ordering import Verdict, decide
 from bucketsync.engine.ports import ObjectSource, Sink
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import ABSENT, Held, Outcome, Update
+from bucketsync.engine.state import ABSENT, Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import CancelledError
 from bucketsync.reconcile.listing import Listed, Range, Source
 from bucketsync.reconcile.march import Side

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from bucketsync.engine.ordering import Verdict, decide
 from bucketsync.engine.stamp import ObservationClock
-from bucketsync.engine.state import Held, ObjectState, Outcome, Update
+from bucketsync.engine.state import Held, ObjectState
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import SinkWriteError
 
 PAGE = 100  # keys the listing copies per lock, so a long listing never holds the lock long

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bucketsync.engine.ordering import WROTE, observed
-from bucketsync.engine.state import Update
+from bucketsync.engine.update import Update
 from bucketsync.errors import SinkWriteError
 from bucketsync.events.model import Change
 from bucketsync.sinks.catalog import schema

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from bucketsync.aws.dynamo import ConditionalPut, ConditionalWriter, Refused, paged_items
 from bucketsync.engine.ordering import REV, WROTE, Verdict, condition, decide
-from bucketsync.engine.state import Held, Outcome, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import BucketSyncError
 from bucketsync.sinks.catalog import schema
 from bucketsync.sinks.catalog.item import current_item, journal_item

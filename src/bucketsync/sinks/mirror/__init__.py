@@ -13,7 +13,9 @@
 ``untracked`` files under the root the mirror did not write
 ``opened``    a mirrored file opened for serving, only if it is the one the mirror wrote
 
-A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``).
+A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``); it is also how
+a lost store is rebuilt, handed to the sink (``rebuild=``, ``rebuild_by_default``) since the
+sinks never import reconcile.
 
 docs/mirror.md has the rules: the path table, ordering, integrity, and full sync.
 """
@@ -23,9 +25,9 @@ from __future__ import annotations
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.opened import Opened, open_mirrored
 from bucketsync.sinks.mirror.paths import key_of, local_path
-from bucketsync.sinks.mirror.sink import MirrorSink
+from bucketsync.sinks.mirror.sink import MirrorSink, Rebuild, rebuild_by_default
 from bucketsync.sinks.mirror.store import Entry, MirrorStore
-from bucketsync.sinks.mirror.untracked import count_untracked
+from bucketsync.sinks.mirror.untracked import count_untracked_and_clear_stale_temps
 
 __all__ = [
     "TEMP_PREFIX",
@@ -33,8 +35,10 @@ __all__ = [
     "MirrorSink",
     "MirrorStore",
     "Opened",
-    "count_untracked",
+    "Rebuild",
+    "count_untracked_and_clear_stale_temps",
     "key_of",
     "local_path",
     "open_mirrored",
+    "rebuild_by_default",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bucketsync.engine.state import Update
+from bucketsync.engine.update import Update
 from bucketsync.errors import UnsafeKeyError
 from bucketsync.sinks.mirror.download import disk_error, recheck_file
 from bucketsync.sinks.mirror.paths import key_of

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bucketsync.engine.ordering import Verdict, observed_at
 from bucketsync.engine.ordering import decide as _decide
-from bucketsync.engine.state import Held, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Update
 from bucketsync.sinks.mirror.store import Entry
 
 __all__ = ["Verdict", "decide", "held_of"]

@@ -16,6 +16,12 @@ Updates run in parallel on the sink's own pool; ``apply`` returns their results 
 One ``MirrorSink`` per root: the key locks are this process's. Before each batch of events the
 store is checked, put back or rebuilt (``guard``); a file already there that holds the object
 is adopted rather than downloaded again (``adopt``).
+
+A rebuild is a full sync, reconcile's march over the mirror, and reconcile builds on the sinks:
+the sink cannot import it, so it asks for one through the ``rebuild`` it is handed
+(``reconcile.mirror.rebuild``, which ``bucketsync.compose`` hands every mirror it builds, for
+the runtime that owns it) or, built without one, the one ``reconcile.mirror`` names with
+``rebuild_by_default`` as it is imported.
 """
 
 from __future__ import annotations
@@ -26,17 +32,19 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.presigned import ObjectGetter
-from bucketsync.engine.state import Held, Outcome, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import (
     BucketSyncError,
     ClashError,
+    ConfigurationError,
     RetryableError,
     TooLargeError,
     UnsafeKeyError,
@@ -59,6 +67,19 @@ LISTING_PAGE = 1000
 MB = 1024 * 1024
 COUNTERS = ("downloaded", "skipped", "adopted", "deleted", "refused", "failed", "stale", "bytes")
 
+Rebuild = Callable[["MirrorSink", "S3Client", str], object]
+"""``rebuild(sink, s3, bucket)``: a full sync of the mirror that clears its store's rebuild,
+raising if it could not finish (``reconcile.mirror.rebuild``)."""
+
+_default_rebuild: Rebuild | None = None
+
+
+def rebuild_by_default(rebuild: Rebuild) -> None:
+    """Name the rebuild a mirror built without one of its own runs (a test's, a benchmark's):
+    ``reconcile.mirror`` names its ``rebuild`` as it is imported."""
+    global _default_rebuild  # noqa: PLW0603 - one full sync per process, named by reconcile
+    _default_rebuild = rebuild
+
 
 class MirrorSink:
     name = "mirror"
@@ -79,10 +100,13 @@ class MirrorSink:
         backoff: float = 0.2,
         bucket: str | None = None,
         tombstone_ttl_days: float = 30.0,
+        rebuild: Rebuild | None = None,
     ) -> None:
         """``store`` defaults to ``<root>/.bucketsync/state.sqlite`` (closed with the sink).
 
         ``bucket``: the one a rebuild of the store lists (default: the batch's).
+        ``rebuild``: what rebuilds a lost or corrupt store before the next batch of events
+        (``reconcile.mirror.rebuild``; default: the one named by ``rebuild_by_default``).
         ``tombstone_ttl_days``: how long a delete's tombstone is kept (the setting of the same
         name, as for the other sinks): longer than any event can be late (SQS keeps a message
         14 days at most), and even a create later than that cannot bring a file back, as its
@@ -107,6 +131,7 @@ class MirrorSink:
         self.concurrency = concurrency
         self.bucket = bucket
         self._s3 = s3
+        self.rebuild = rebuild  # None: the default (rebuild_by_default)
         self._getter = ObjectGetter(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -120,7 +145,7 @@ class MirrorSink:
             self.root,
             store,
             prefix=prefix,
-            rebuild=self._rebuild,
+            rebuild=self._run_rebuild,
             tombstone_seconds=tombstone_ttl_days * DAY,
         )
         self.guard.start()
@@ -167,10 +192,14 @@ class MirrorSink:
         if self._owns_store:
             self.store.close()
 
-    def _rebuild(self, bucket: str) -> None:
-        # reconcile builds on the sinks, so it is imported when a rebuild is owed, not before
-        from bucketsync.reconcile.mirror import rebuild  # noqa: PLC0415
-
+    def _run_rebuild(self, bucket: str) -> None:
+        rebuild = self.rebuild or _default_rebuild
+        if rebuild is None:
+            raise ConfigurationError(
+                f"the mirror's state store must be rebuilt ({self.store.rebuild_reason}) and "
+                "nothing here can: build the mirror with rebuild=reconcile.mirror.rebuild "
+                "(bucketsync.compose does)"
+            )
         rebuild(self, self._s3, bucket)
 
     def counters(self) -> dict[str, int]:

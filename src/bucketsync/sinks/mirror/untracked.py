@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 STALE_TEMP_SECONDS = 3600.0  # a temporary file this old was left by a crash
 
 
-def count_untracked(root: Path, store: MirrorStore) -> int:
-    """Files under ``root`` the mirror did not write; temporary files a crash left are removed."""
+def count_untracked_and_clear_stale_temps(root: Path, store: MirrorStore) -> int:
+    """How many files under ``root`` the mirror did not write (left alone); and, in the same
+    walk, the temporary files an interrupted download left over an hour ago, removed."""
     untracked = 0
     now = time.time()
     for directory, subdirectories, files in os.walk(root):

@@ -21,6 +21,6 @@ Loading it (``docs/records.md``):
     manifest      the per-file manifest: the lease, the checkpoint, the current generation
     layout        the keys of rows and manifests
     sweep         removing the rows of other generations
-    report        the error report a rule publishes
+    report        ``LoadOutcome`` (what a load came to), the error report a rule publishes
     index, reader listing manifests for reconcile; reading a file's current rows
 """

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bucketsync.aws.batch import BatchResult
+from bucketsync.aws.batch_write import BatchResult
 from bucketsync.sinks.records.manifest import MAX_REPORTED_ERRORS, ManifestStore
 from bucketsync.sinks.records.target import Target
 

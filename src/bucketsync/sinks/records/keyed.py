@@ -3,7 +3,7 @@
 Each row is one conditional PutItem, ``attribute_not_exists(<key>) OR _file = :me``: a key
 that another file already loaded is refused and reported as a conflict, never overwritten.
 Conditions rule out BatchWriteItem, so the puts go out in parallel instead (one write unit
-each). The same interface as ``aws.batch.BatchWriter``'s put side, so the loader drives both.
+each). The same interface as ``aws.batch_write.BatchWriter``'s put side, so the loader drives both.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from bucketsync.aws.batch import BatchResult, ItemFailure
+from bucketsync.aws.batch_write import BatchResult, ItemFailure
 from bucketsync.aws.dynamo import ConditionalPut, ConditionalWriter
 from bucketsync.errors import BucketSyncError, SinkWriteError
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bucketsync.engine.state import EVENT
+from bucketsync.engine.update import EVENT
 from bucketsync.errors import LostLeaseError, MalformedFileError, RetryableError
 from bucketsync.sinks.records import report as reports
 from bucketsync.sinks.records.checkpoints import EveryRow, ManifestCheckpoints

@@ -29,7 +29,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from bucketsync.aws.dynamo import conditional_update, get_item
 from bucketsync.engine.ordering import Verdict, condition, decide, observed_at
 from bucketsync.engine.stamp import OBSERVED_FAMILY
-from bucketsync.engine.state import ABSENT, EVENT, Held, Update
+from bucketsync.engine.state import ABSENT, Held
+from bucketsync.engine.update import EVENT, Update
 from bucketsync.errors import LostLeaseError
 from bucketsync.sinks.records.claims import Claim, ClaimKind, Manifest
 from bucketsync.sinks.records.layout import (

@@ -13,14 +13,16 @@ import itertools
 import logging
 from collections.abc import Iterator, Sequence
 
-from bucketsync.engine.state import Held, Outcome, Update
+from bucketsync.engine.state import Held
+from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import BucketSyncError
-from bucketsync.routes import Route, routes_for
+from bucketsync.record_routes import Route, routes_for
 from bucketsync.sinks.records.formats import FormatOptions
 from bucketsync.sinks.records.index import manifests
 from bucketsync.sinks.records.job import LoadReport
 from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.manifest import ManifestStore
+from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
@@ -122,9 +124,9 @@ class RecordsSink:
             seen=update.seen,
             origin=update.origin,
         )
-        if route.errors_prefix and (report.bad or report.outcome == "rejected"):
+        if route.errors_prefix and (report.bad or report.outcome == LoadOutcome.REJECTED):
             self._loader.publish(update.bucket, route.errors_prefix, update.key, report)
-        if report.outcome == "applied":
+        if report.outcome == LoadOutcome.APPLIED:
             log.info(
                 "s3://%s/%s → %s: %d rows, %d bad, generation %d, %d stale rows removed",
                 update.bucket,
@@ -163,10 +165,10 @@ def merged(key: str, helds: Sequence[Held | None]) -> Held:
 
 def _combined(reports: Sequence[LoadReport]) -> Outcome:
     outcomes = {r.outcome for r in reports}
-    if "confirm" in outcomes:
+    if LoadOutcome.CONFIRM in outcomes:
         return Outcome.CONFIRM  # the retry finds the tables already done stale
-    if "applied" in outcomes:
+    if LoadOutcome.APPLIED in outcomes:
         return Outcome.APPLIED
-    if "rejected" in outcomes:
+    if LoadOutcome.REJECTED in outcomes:
         return Outcome.REJECTED
     return Outcome.STALE

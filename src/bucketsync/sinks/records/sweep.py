@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from bucketsync.aws.batch import BatchWriter
+from bucketsync.aws.batch_write import BatchWriter
 from bucketsync.aws.dynamo import describe_table, paged_items
 from bucketsync.sinks.records.keyed import FILE_ATTRIBUTE, FILE_INDEX
 from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition

@@ -1,6 +1,6 @@
 """Where a load's items go: the writer a target needs, or, for a dry run, none at all.
 
-Rows of a file's own partition go by ``aws.batch.BatchWriter`` (unconditional: safe, as only
+Rows of a file's own partition go by ``aws.batch_write.BatchWriter`` (unconditional: safe, as only
 the lease holder writes a file's rows); rows under their own key by ``keyed.KeyedRowWriter``
 (conditional, so a key another file loaded is a conflict). A dry run's rows go through the same
 load into ``NoWriter``, which writes nothing and counts each as written.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bucketsync.aws.batch import BatchResult, BatchWriter
+from bucketsync.aws.batch_write import BatchResult, BatchWriter
 from bucketsync.sinks.records.keyed import KeyedRowWriter
 from bucketsync.sinks.records.target import Target
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bucketsync.errors import ConfigurationError
-from bucketsync.routes import compile_glob, load_routes, parse_routes, routes_for
+from bucketsync.record_routes import compile_glob, load_routes, parse_routes, routes_for
 
 
 @pytest.mark.parametrize(
