@@ -417,8 +417,6 @@ BROKEN_AT_ISSUE_16 = {
         f"bucketsync.{module} -> botocore.exceptions"
         for module in (
             "local.stack",
-            "runtimes.visibility",
-            "runtimes.worker",
             "sinks.catalog.reader",
             "sinks.mirror.download",
         )
@@ -460,7 +458,7 @@ def test_api_imports_only_the_faces_of_the_sink_packages() -> None:
     assert api_reaches_inside_a_sink() == {}
 
 
-@being_fixed("d (local.stack, runtimes.visibility and .worker, catalog.reader, mirror.download)")
+@being_fixed("d (local.stack, catalog.reader, mirror.download)")
 def test_only_the_aws_layer_imports_botocore_exceptions() -> None:
     assert botocore_exceptions_outside_aws() == {}
 
