@@ -6,14 +6,13 @@
 * Layers: ``events`` and ``engine`` never import the AWS SDK (nor ``bucketsync.aws``);
   ``sinks`` never import the layers above them (``runtimes``, ``cli``, ``local``).
 * Structure (issue 16), read from the import graph of ``src/bucketsync``: ``local`` never
-  imports the CLI; the composition module (``wiring``) never imports a runtime; ``api`` imports
+  imports the CLI; the composition module (``compose``) never imports a runtime; ``api`` imports
   only the faces of ``sinks``'s packages (``sinks.mirror``, never ``sinks.mirror.store``); only
   ``aws`` imports ``botocore.exceptions``; no module is over 420 lines; the top-level
   subpackages import each other without a cycle; every error class is defined in
   ``bucketsync.errors`` (a module's private ``_Name``, raised and caught inside it, aside), and
-  that module's docstring draws each one. A rule today's code still breaks is an
-  ``xfail(strict=True)``: it turns into a failure the day it holds (remove the marker then),
-  and ``test_no_rule_gains_an_offender`` keeps anything new from breaking it meanwhile.
+  that module's docstring draws each one. Every rule holds: each test names the offenders it
+  finds.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import importlib
 import inspect
 import pkgutil
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -480,35 +479,6 @@ def subpackage_cycles() -> Offenders:
     return cycles
 
 
-RULES: dict[str, Callable[[], Offenders]] = {
-    "a: local imports the cli": local_imports_the_cli,
-    "b: wiring imports a runtime": wiring_imports_a_runtime,
-    "c: api reaches inside a sink package": api_reaches_inside_a_sink,
-    "d: botocore.exceptions outside aws": botocore_exceptions_outside_aws,
-    "e: module over 420 lines": long_modules,
-    "f: cycle between top-level subpackages": subpackage_cycles,
-    "g: error class outside errors.py": errors_outside_errors_py,
-}
-# What breaks each rule on main at issue 16's start; the sessions of issue 16 are removing it.
-# Delete what goes; never add: a new offender fails test_no_rule_gains_an_offender.
-BROKEN_AT_ISSUE_16 = {
-    "a: local imports the cli": set(),
-    "b: wiring imports a runtime": set(),
-    "c: api reaches inside a sink package": set(),
-    "d: botocore.exceptions outside aws": {
-        f"bucketsync.{module} -> botocore.exceptions"
-        for module in ("runtimes.visibility", "runtimes.worker")
-    },
-    "e: module over 420 lines": set(),
-    "f: cycle between top-level subpackages": set(),
-    "g: error class outside errors.py": set(),
-}
-
-
-def being_fixed(rule: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 16: rule {rule} — being fixed")
-
-
 def test_the_structure_rules_read_modules_not_names() -> None:
     known = {"bucketsync.sinks.mirror", "bucketsync.sinks.mirror.store"}
     names = imported_modules(
@@ -537,7 +507,6 @@ def test_api_imports_only_the_faces_of_the_sink_packages() -> None:
     assert api_reaches_inside_a_sink() == {}
 
 
-@being_fixed("d (runtimes.visibility and .worker)")
 def test_only_the_aws_layer_imports_botocore_exceptions() -> None:
     assert botocore_exceptions_outside_aws() == {}
 
@@ -581,9 +550,3 @@ def test_the_exception_scanner_sees_every_form_of_subclass() -> None:
 
 def test_every_error_class_is_defined_in_errors_py() -> None:
     assert errors_outside_errors_py() == {}
-
-
-@pytest.mark.parametrize("rule", sorted(RULES))
-def test_no_rule_gains_an_offender(rule: str) -> None:
-    new = {key: why for key, why in RULES[rule]().items() if key not in BROKEN_AT_ISSUE_16[rule]}
-    assert new == {}, f"rule {rule}: new offenders (the rules: this module's docstring)"

@@ -10,11 +10,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from bucketsync.aws.queues import change_visibility
 from bucketsync.runtimes.visibility import (
     MAX_VISIBILITY_SECONDS,
     Heartbeat,
     backoff_seconds,
-    change_visibility,
     queue_url_of,
 )
 

@@ -1,42 +1,131 @@
-"""SQS calls (send, receive, delete, depth, move tasks), botocore's errors translated."""
+"""SQS calls (send, receive, delete, visibility, depth, move tasks), their errors translated."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketsync.aws.errors import error_code, http_status, translate
-from bucketsync.errors import RetryableError
+from bucketsync.errors import BucketSyncError, RetryableError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-BATCH = 10  # SendMessageBatch's limit
+log = logging.getLogger(__name__)
+
+BATCH = 10  # the limit of SendMessageBatch, DeleteMessageBatch, ChangeMessageVisibilityBatch
 # Where StartMessageMoveTask is missing, the plain queue calls do the same move.
 _NO_MOVE_TASKS = frozenset({"UnsupportedOperation", "InvalidAction", "UnknownOperationException"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Answer(Generic[T]):
+    """One batch request's answer, mapped back onto the items it sent."""
+
+    succeeded: list[T] = field(default_factory=list)
+    failed: list[tuple[T, Mapping[str, Any]]] = field(default_factory=list)  # SQS's entry
+    error: BucketSyncError | None = None  # the request failed whole (translated)
+
+
+def _in_tens(
+    call: Callable[..., Any],
+    queue_url: str,
+    items: Sequence[T],
+    entry: Callable[[T], dict[str, Any]],
+    action: str,
+) -> Iterator[_Answer[T]]:
+    """Send ``items`` ten a request (``entry`` makes each one's fields; its Id is its index)
+    and answer each request in turn. A request that fails whole answers with the error, so
+    the caller decides whether the next ten are still sent (a generator: it stops asking)."""
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        entries = [{"Id": str(n), **entry(item)} for n, item in enumerate(chunk)]
+        try:
+            answer = call(QueueUrl=queue_url, Entries=entries)
+        except (ClientError, BotoCoreError) as exc:
+            error = translate(exc, action)
+            error.__cause__ = exc  # what ``raise ... from exc`` keeps, for a later raise
+            yield _Answer(error=error)
+            continue
+        yield _Answer(
+            [chunk[int(ok["Id"])] for ok in answer.get("Successful", [])],
+            [(chunk[int(bad["Id"])], bad) for bad in answer.get("Failed", [])],
+        )
 
 
 def send_all(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> None:
     """Send every body, ten at a time; any entry SQS refuses fails the call."""
-    for start in range(0, len(bodies), BATCH):
-        chunk = bodies[start : start + BATCH]
-        try:
-            answer = sqs.send_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(n), "MessageBody": body} for n, body in enumerate(chunk)],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"SendMessageBatch {queue_url}") from exc
-        if answer.get("Failed"):
-            first = answer["Failed"][0]
+    action = f"SendMessageBatch {queue_url}"
+    for answer in _in_tens(
+        sqs.send_message_batch, queue_url, bodies, lambda body: {"MessageBody": body}, action
+    ):
+        if answer.error is not None:
+            raise answer.error
+        if answer.failed:
+            first = answer.failed[0][1]
             raise RetryableError(
-                f"SendMessageBatch {queue_url}: {len(answer['Failed'])} refused, the first "
+                f"{action}: {len(answer.failed)} refused, the first "
                 f"with {first.get('Code')}: {first.get('Message', '')}"
             )
+
+
+def delete_messages(sqs: SQSClient, queue_url: str, handles: Sequence[str]) -> None:
+    """Delete applied messages by receipt handle, ten at a time. A failure is only logged: the
+    messages come back and are applied again, harmlessly."""
+    for answer in _in_tens(
+        sqs.delete_message_batch,
+        queue_url,
+        handles,
+        lambda handle: {"ReceiptHandle": handle},
+        "DeleteMessageBatch",
+    ):
+        if answer.error is not None:
+            log.warning("DeleteMessageBatch failed: %s", answer.error)
+        for _, failed in answer.failed:
+            log.warning("could not delete message: %s", failed.get("Message"))
+
+
+def change_visibility(
+    sqs: SQSClient, queue_url: str, entries: Sequence[tuple[str, int]]
+) -> tuple[set[str], set[str]]:
+    """Set each receipt handle's visibility timeout (seconds), ten a request.
+
+    Returns (changed, refused): a refused handle is no longer ours (it came back and was taken
+    again, or was deleted). A request that fails whole is logged, and its handles are in
+    neither set: they may be tried again."""
+    changed: set[str] = set()
+    refused: set[str] = set()
+    for answer in _in_tens(
+        sqs.change_message_visibility_batch,
+        queue_url,
+        entries,
+        lambda pair: {"ReceiptHandle": pair[0], "VisibilityTimeout": pair[1]},
+        "ChangeMessageVisibilityBatch",
+    ):
+        if answer.error is not None:
+            log.warning("%s", answer.error)
+        changed.update(handle for handle, _ in answer.succeeded)
+        for (handle, _), failed in answer.failed:
+            refused.add(handle)
+            log.debug("visibility not changed: %s", failed.get("Message"))
+    return changed, refused
+
+
+def visibility_timeout(sqs: SQSClient, queue_url: str) -> int | None:
+    """The queue's own visibility timeout in seconds (None: the queue does not say)."""
+    try:
+        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, f"GetQueueAttributes {queue_url}") from exc
+    seconds = answer.get("Attributes", {}).get("VisibilityTimeout")
+    return None if seconds is None else int(seconds)
 
 
 @dataclass(frozen=True)
@@ -62,18 +151,29 @@ def depth(sqs: SQSClient, queue_url: str) -> Depth:
 
 
 def receive(
-    sqs: SQSClient, queue_url: str, *, count: int, visibility: int, wait: int
+    sqs: SQSClient,
+    queue_url: str,
+    *,
+    count: int,
+    wait: int,
+    visibility: int | None,
+    attributes: Sequence[str] = ("All",),
+    message_attributes: bool = True,
 ) -> list[dict[str, Any]]:
-    """Up to ``count`` (<= 10) messages with their attributes, hidden for ``visibility`` s."""
+    """Up to ``count`` (<= 10) messages, hidden for ``visibility`` s (None: the queue's own
+    timeout), with the system ``attributes`` named and, if ``message_attributes``, their own."""
+    request: dict[str, Any] = {
+        "QueueUrl": queue_url,
+        "MaxNumberOfMessages": count,
+        "WaitTimeSeconds": wait,
+        "MessageSystemAttributeNames": list(attributes),
+    }
+    if visibility is not None:
+        request["VisibilityTimeout"] = visibility
+    if message_attributes:
+        request["MessageAttributeNames"] = ["All"]
     try:
-        answer = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=count,
-            VisibilityTimeout=visibility,
-            WaitTimeSeconds=wait,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
+        answer = sqs.receive_message(**request)
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"ReceiveMessage {queue_url}") from exc
     return [dict(m) for m in answer.get("Messages", [])]

@@ -22,34 +22,82 @@ the mapping received the batch anyway.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import (
+    PartialItemFailureResponse,
+    PartialItemFailures,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bucketsync.aws.clients import Clients
+from bucketsync.aws.queues import change_visibility
 from bucketsync.compose import build_engine, writes_to
 from bucketsync.deadline import deadline_in
 from bucketsync.engine.pipeline import BatchReport, Engine
-from bucketsync.errors import (
-    BucketSyncError,
-    ConfigurationError,
-    Fault,
-    RetryableError,
-    UnfinishedError,
-    fault_of,
-)
+from bucketsync.errors import ConfigurationError, Fault, RetryableError
 from bucketsync.events import parse_payload
 from bucketsync.logs import SERVICE, json_logger
 from bucketsync.runtimes.invocations import is_sqs_batch
-from bucketsync.runtimes.processor import EngineBatchProcessor
-from bucketsync.runtimes.visibility import backoff_seconds, change_visibility, queue_url_of
+from bucketsync.runtimes.processor import PartialBatch, Settled
+from bucketsync.runtimes.visibility import queue_url_of
 from bucketsync.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+Record = Mapping[str, Any]  # one message of an SQS event, as Lambda delivers it
+
+
+class SqsEventBatch(PartialBatch[Record]):
+    """One invocation's SQS batch: each failed message a ``batchItemFailures`` entry, and one
+    failed for a fault of ours also made invisible for its backoff on the queue its ARN names."""
+
+    def __init__(
+        self, engine: Engine, sqs: Callable[[], SQSClient], endpoint_url: str | None = None
+    ) -> None:
+        super().__init__(engine)
+        self._sqs = sqs
+        self._endpoint_url = endpoint_url
+        self._failures: list[PartialItemFailures] = []
+
+    def response(self) -> PartialItemFailureResponse:
+        return {"batchItemFailures": list(self._failures)}
+
+    def _message_id(self, record: Record) -> str:
+        return str(record.get("messageId", ""))
+
+    def _body(self, record: Record) -> str:
+        return str(record.get("body", ""))
+
+    def _receives(self, record: Record) -> int:
+        try:
+            return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        except (TypeError, ValueError):
+            return 1
+
+    def _consume(self, done: Sequence[Record]) -> None:
+        """Nothing to do: Lambda deletes every message the response does not name."""
+
+    def _fail_alone(self, failed: Sequence[Record]) -> None:
+        self._failures.extend({"itemIdentifier": self._message_id(r)} for r in failed)
+
+    def _keep(self, kept: Sequence[Record]) -> None:
+        self._fail_alone(kept)  # named in the response too, or Lambda would delete them
+        by_queue: dict[str, list[tuple[str, int]]] = {}
+        for record in kept:
+            try:
+                queue = queue_url_of(str(record.get("eventSourceARN", "")), self._endpoint_url)
+            except ValueError:
+                continue  # not from a queue we can name: its own timeout applies
+            by_queue.setdefault(queue, []).append(
+                (str(record.get("receiptHandle", "")), self.backoff(record))
+            )
+        for queue, entries in by_queue.items():
+            change_visibility(self._sqs(), queue, entries)
 
 
 class LambdaApp:
@@ -78,65 +126,38 @@ class LambdaApp:
 
     def _dispatch(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if is_sqs_batch(event):
-            # A batch whose every message failed is reported like any other (each item
+            batch = SqsEventBatch(self.engine, lambda: self.sqs, self.settings.endpoint_url)
+            settled = batch.process(event["Records"])
+            self._done("batch done", settled.report)
+            self._fail_whole(batch, settled)
+            # A batch whose every message failed alone is reported like any other (each item
             # retried alone, then dead-lettered) rather than raised: the same outcome for
             # Lambda, and the batch's metrics and log line are still written.
-            processor = EngineBatchProcessor(self.engine, raise_on_entire_batch_failure=False)
-            response = process_partial_response(
-                event=event, record_handler=_unused, processor=processor, context=context
-            )
-            self._done("batch done", processor.report)
-            self._ours(event["Records"], processor.report)
-            return dict(response)
+            return dict(batch.response())
         report = self.engine.process_changes(parse_payload(event))
         self._done("event done", report)
         if report.failures:
             raise next(iter(report.failures.values()))
         return {"changes": report.changes}
 
-    def _ours(self, records: list[dict[str, Any]], report: BatchReport) -> None:
-        """Back off the messages that failed for a fault of ours; raise if the batch must fail
-        whole (a configuration fault, or nothing but faults of ours)."""
-        ours = {
-            message_id: (error, fault)
-            for message_id, error in report.failures.items()
-            # A checkpointed load is no fault: it resumes on its next delivery, unhindered.
-            if (fault := fault_of(error)).ours and not isinstance(error, UnfinishedError)
-        }
-        if not ours:
+    def _fail_whole(self, batch: SqsEventBatch, settled: Settled[Record]) -> None:
+        """Raise if the batch must fail whole: a configuration fault, or nothing but faults of
+        ours (the messages kept for them wait their backoff already)."""
+        worst = settled.worst()
+        if worst is None:
             return
-        failed = [r for r in records if r.get("messageId") in ours]
-        self._back_off(failed)
-        faults = [fault for _, fault in ours.values()]
-        worst = Fault.CONFIGURATION if Fault.CONFIGURATION in faults else Fault.TRANSIENT
-        if worst is Fault.TRANSIENT and len(ours) < len(records):
+        kept, size = settled.kept, len(settled.messages)
+        if worst.fault is Fault.TRANSIENT and len(kept) < size:
             return  # others went through: a partial response, these back after their backoff
-        error = next(error for error, fault in ours.values() if fault is worst)
         where = writes_to(self.settings, self.engine)
         reason = (
-            f"batch of {len(records)} failed whole ({worst.value} fault; {len(failed)} "
-            f"message(s) back in {backoff_seconds(_receives(failed[0]))} s or more): {error}"
+            f"batch of {size} failed whole ({worst.fault.value} fault; {len(kept)} "
+            f"message(s) back in {batch.backoff(kept[0].message)} s or more): {worst.error}"
             + (f" [{where}]" if where else "")
         )
         self.logger.error(reason)
-        kind = ConfigurationError if worst is Fault.CONFIGURATION else RetryableError
-        raise kind(reason) from error
-
-    def _back_off(self, records: list[dict[str, Any]]) -> None:
-        """Each record's message invisible for its backoff, on the queue its ARN names."""
-        by_queue: dict[str, list[tuple[str, int]]] = {}
-        for record in records:
-            try:
-                queue = queue_url_of(
-                    str(record.get("eventSourceARN", "")), self.settings.endpoint_url
-                )
-            except ValueError:
-                continue  # not from a queue we can name: its own timeout applies
-            by_queue.setdefault(queue, []).append(
-                (str(record.get("receiptHandle", "")), backoff_seconds(_receives(record)))
-            )
-        for queue, entries in by_queue.items():
-            change_visibility(self.sqs, queue, entries)
+        kind = ConfigurationError if worst.fault is Fault.CONFIGURATION else RetryableError
+        raise kind(reason) from worst.error
 
     @property
     def sqs(self) -> SQSClient:
@@ -172,14 +193,3 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _app = LambdaApp()
     result: dict[str, Any] = _app.handle(event, context)
     return result
-
-
-def _receives(record: dict[str, Any]) -> int:
-    try:
-        return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _unused(record: Any) -> None:  # pragma: no cover - the processor never calls it
-    raise BucketSyncError("EngineBatchProcessor processes whole batches")

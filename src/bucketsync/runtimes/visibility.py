@@ -1,5 +1,5 @@
 """How long SQS keeps the messages a runtime holds out of sight: extended while they are worked
-on, set to a backoff when they are handed back; and their deletion once applied.
+on, set to a backoff when they are handed back (the SQS calls themselves: ``aws.queues``).
 
     ReceiveMessage ──► track ──► heartbeat: each handle within half a timeout of coming back is
                                  extended to a full timeout from now (10 a request)
@@ -17,23 +17,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bucketsync.aws.errors import translate
+from bucketsync.aws.queues import change_visibility, visibility_timeout
+from bucketsync.errors import BucketSyncError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
 
 log = logging.getLogger(__name__)
 
 MAX_VISIBILITY_SECONDS = 12 * 3600  # from the receive (ChangeMessageVisibility's limit)
 SAFETY_SECONDS = 5  # of the 12 hours, kept for the request's own travel time
-BATCH = 10  # ChangeMessageVisibilityBatch's limit
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 3600
 DEFAULT_TIMEOUT_SECONDS = 30  # SQS's default visibility timeout
@@ -59,62 +56,15 @@ def queue_url_of(arn: str, endpoint_url: str | None = None) -> str:
     return f"https://sqs.{region}.{domain}/{account}/{name}"
 
 
-def change_visibility(
-    sqs: SQSClient, queue_url: str, entries: Sequence[tuple[str, int]]
-) -> tuple[set[str], set[str]]:
-    """Set each receipt handle's visibility timeout, 10 a request.
-
-    Returns (changed, refused): a refused handle is no longer ours (it came back and was taken
-    again, or was deleted). A request that fails whole is logged, and its handles are in
-    neither set: they may be tried again."""
-    changed: set[str] = set()
-    refused: set[str] = set()
-    for start in range(0, len(entries), BATCH):
-        chunk = entries[start : start + BATCH]
-        batch: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
-            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-            for i, (handle, seconds) in enumerate(chunk)
-        ]
-        try:
-            answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=batch)
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("%s", translate(exc, "ChangeMessageVisibilityBatch"))
-            continue
-        for ok in answer.get("Successful", []):
-            changed.add(chunk[int(ok["Id"])][0])
-        for failed in answer.get("Failed", []):
-            refused.add(chunk[int(failed["Id"])][0])
-            log.debug("visibility not changed: %s", failed.get("Message"))
-    return changed, refused
-
-
-def delete_messages(sqs: SQSClient, queue_url: str, handles: Sequence[str]) -> None:
-    """Delete applied messages, 10 a request. A failure is only logged: the messages come
-    back and are applied again, harmlessly."""
-    for start in range(0, len(handles), BATCH):
-        chunk = handles[start : start + BATCH]
-        try:
-            answer = sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("DeleteMessageBatch failed: %s", translate(exc, "DeleteMessageBatch"))
-            continue
-        for failed in answer.get("Failed", []):
-            log.warning("could not delete message: %s", failed.get("Message"))
-
-
 def queue_visibility_timeout(sqs: SQSClient, queue_url: str) -> int:
     """The queue's own visibility timeout (SQS's default when it cannot be read)."""
     try:
-        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
-        seconds = answer.get("Attributes", {}).get("VisibilityTimeout")
-        return DEFAULT_TIMEOUT_SECONDS if seconds is None else int(seconds)
-    except (ClientError, BotoCoreError, ValueError) as exc:
+        seconds = visibility_timeout(sqs, queue_url)
+    except (BucketSyncError, ValueError) as exc:
         assumed = DEFAULT_TIMEOUT_SECONDS
         log.warning("visibility timeout unknown, %d s assumed: %s", assumed, exc)
         return assumed
+    return DEFAULT_TIMEOUT_SECONDS if seconds is None else seconds
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""The local worker: long-polls SQS with a few threads and runs the same batch processor.
+"""The local worker: long-polls SQS with a few threads and applies each batch through the same
+partial-batch flow as the Lambda handler (``runtimes.processor``), its messages as SQS gives them.
 
 A message is deleted only once the engine applied it. One that failed goes where its fault
 (``errors.fault_of``) sends it:
@@ -26,23 +27,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bucketsync.aws.errors import translate
+from bucketsync.aws.queues import change_visibility, delete_messages, receive
 from bucketsync.engine.pipeline import Engine
-from bucketsync.errors import ConfigurationError, Fault, fault_of
+from bucketsync.errors import ConfigurationError, Fault
 from bucketsync.runtimes.pause import Action, Pause, Resumed
-from bucketsync.runtimes.processor import EngineBatchProcessor, as_lambda_record
+from bucketsync.runtimes.processor import Kept, PartialBatch
 from bucketsync.runtimes.renew import Renewal
 from bucketsync.runtimes.schedule import ReconcileSchedule
 from bucketsync.runtimes.stopping import InFlight
-from bucketsync.runtimes.visibility import (
-    Heartbeat,
-    backoff_seconds,
-    change_visibility,
-    delete_messages,
-    queue_visibility_timeout,
-)
+from bucketsync.runtimes.visibility import Heartbeat, queue_visibility_timeout
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -52,7 +45,7 @@ log = logging.getLogger(__name__)
 LASTING_SECONDS = 60.0  # a pause this long was no blip: reconcile once it is over
 PAUSED_WAIT_SECONDS = 5.0
 STOP_GRACE_SECONDS = 0.5  # after a stop, for a receive that returned meanwhile to hand back
-Record = dict[str, Any]
+SqsMessage = dict[str, Any]  # a ReceiveMessage entry: MessageId, ReceiptHandle, Body, Attributes
 
 
 @dataclass
@@ -69,7 +62,7 @@ class WorkerStats:
         self.empty_polls += other.empty_polls
 
 
-class Worker:
+class Worker(PartialBatch[SqsMessage]):
     def __init__(
         self,
         engine: Engine,
@@ -86,7 +79,7 @@ class Worker:
     ) -> None:
         """``reconcile``: run on its schedule by ``run``, and after a lasting fault clears.
         ``context`` says where the worker writes (table, mirror), for the lines naming a fault."""
-        self.engine = engine
+        super().__init__(engine)
         self.sqs = sqs
         self.queue_url = queue_url
         self.threads = threads
@@ -101,7 +94,7 @@ class Worker:
         self.lasting_seconds = LASTING_SECONDS
         self._clock = clock
         self._lock = threading.Lock()
-        self._held: list[Record] = []  # failed for a fault of ours, kept out of sight
+        self._held: list[SqsMessage] = []  # failed for a fault of ours, kept out of sight
         self._heartbeat: Heartbeat | None = None
         self._draining = False
         self._nap = threading.Event()  # never set: a pause's wait when no stop is given
@@ -136,73 +129,50 @@ class Worker:
         self, wait: int, *, probe: bool, stop: threading.Event | None = None
     ) -> WorkerStats:
         cycle = WorkerStats()
-        request: dict[str, Any] = {
-            "QueueUrl": self.queue_url,
-            "MaxNumberOfMessages": self.max_messages,
-            "WaitTimeSeconds": wait,
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
-        }
-        if self.visibility_timeout is not None:
-            request["VisibilityTimeout"] = self.visibility_timeout
         began = self._clock()  # the visibility timeout runs from the receive, at the latest
-        try:
-            answer = self.sqs.receive_message(**request)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, "ReceiveMessage") from exc
-        messages = answer.get("Messages", [])
+        messages = receive(
+            self.sqs,
+            self.queue_url,
+            count=self.max_messages,
+            wait=wait,
+            visibility=self.visibility_timeout,
+            attributes=("ApproximateReceiveCount", "SentTimestamp"),
+            message_attributes=False,
+        )
         if not messages:
             if probe:
                 self.pause.probed()
             cycle.empty_polls = 1
             self._merge(cycle)
             return cycle
-        records = [as_lambda_record(m) for m in messages]
         if not self.inflight.claim(stop):  # received after the stop: not ours to apply now
-            self._hand_back([(r, 0) for r in records])
+            self._hand_back([(m, 0) for m in messages])
             return cycle
         try:
-            self._beat().track((r["receiptHandle"] for r in records), received=began)
-            cycle.received = len(records)
-            self._settle(records, self._apply(records), cycle, probe=probe)
+            self._beat().track((m["ReceiptHandle"] for m in messages), received=began)
+            cycle.received = len(messages)
+            self._settle(messages, cycle, probe=probe)
         finally:
             self._merge(cycle)
             self.inflight.release()
         return cycle
 
-    def _apply(self, records: list[Record]) -> dict[str, BaseException]:
-        processor = EngineBatchProcessor(self.engine, raise_on_entire_batch_failure=False)
-        with processor(records, _no_record_handler):
-            processor.process()
-        return processor.report.failures
-
     def _settle(
         self,
-        records: list[Record],
-        failures: dict[str, BaseException],
+        messages: Sequence[SqsMessage],
         cycle: WorkerStats,
         *,
         probe: bool = False,
         retry: bool = False,
     ) -> None:
-        """Delete what went through, hand poison back at once, hold what failed for us."""
-        done = [r for r in records if r["messageId"] not in failures]
-        poison: list[Record] = []
-        ours: list[tuple[Record, BaseException, Fault]] = []
-        for record in records:
-            error = failures.get(record["messageId"])
-            if error is not None:
-                fault = fault_of(error)
-                if fault.ours:
-                    ours.append((record, error, fault))
-                else:
-                    poison.append(record)
-        self._delete(done)
-        self._hand_back([(r, 0) for r in poison])  # no retry fixes it: to the DLQ quickly
-        cycle.succeeded += len(done)
-        cycle.failed += len(poison)
-        if ours:
-            self._hold(ours)
-        elif probe and done:
+        """Apply a batch (``process``: delete what went through, hand poison back at once, hold
+        what failed for us), then tell the pause what that says about the fault."""
+        settled = self.process(messages)
+        cycle.succeeded += len(settled.done)
+        cycle.failed += len(settled.alone)
+        if (worst := settled.worst()) is not None:
+            self._pause_for(worst)
+        elif probe and settled.done:
             # New messages go through while the held ones failed: the fault was theirs.
             cycle.failed += self._give_back()
             self._resume("new messages go through; the held ones were handed back")
@@ -211,36 +181,32 @@ class Worker:
         elif retry and not self._held:
             self._resume("the held messages went through")
 
-    def _hold(self, ours: Sequence[tuple[Record, BaseException, Fault]]) -> None:
-        faults = [fault for *_, fault in ours]
-        worst = Fault.CONFIGURATION if Fault.CONFIGURATION in faults else Fault.TRANSIENT
-        error = next(e for _, e, f in ours if f is worst)
+    def _pause_for(self, worst: Kept[SqsMessage]) -> None:
+        """Pause for the worst fault messages just held (``_keep``) failed for; ``drain`` stops
+        on a configuration fault instead."""
+        error, fault = worst.error, worst.fault
         reason = f"{error} [{self.context}]" if self.context else str(error)
-        due = [(r["receiptHandle"], r["body"]) for r, *_ in ours if self.renewal.due(_receives(r))]
-        renewed = self.renewal.renew(due)
-        self._beat().untrack(renewed)
         with self._lock:
-            self._held.extend(r for r, *_ in ours if r["receiptHandle"] not in renewed)
             held = len(self._held)
-        if self._draining and worst is Fault.CONFIGURATION:
+        if self._draining and fault is Fault.CONFIGURATION:
             raise ConfigurationError(
                 f"worker stopped, {held} message(s) handed back to the queue: {reason}"
             )
-        self.pause.failed(worst, reason, held)
+        self.pause.failed(fault, reason, held)
 
     def _retry_held(self) -> WorkerStats:
         cycle = WorkerStats()
         with self._lock:
-            records, self._held = self._held, []
+            messages, self._held = self._held, []
         lost = self._beat().lost()
         if lost:
             log.warning("%d held message(s) are back in the queue (12 hours held)", len(lost))
             self._beat().untrack(lost)
-            records = [r for r in records if r["receiptHandle"] not in lost]
-        if records:
+            messages = [m for m in messages if m["ReceiptHandle"] not in lost]
+        if messages:
             self.inflight.claim(None)  # held already: a stop waits for this retry too
             try:
-                self._settle(records, self._apply(records), cycle, retry=True)
+                self._settle(messages, cycle, retry=True)
             finally:
                 self.inflight.release()
         else:
@@ -251,11 +217,11 @@ class Worker:
     def _give_back(self) -> int:
         """Hand every held message back to SQS with its backoff; how many there were."""
         with self._lock:
-            records, self._held = self._held, []
-        self._hand_back([(r, backoff_seconds(_receives(r))) for r in records])
-        if records:
-            log.warning("%d held message(s) handed back to SQS with backoff", len(records))
-        return len(records)
+            messages, self._held = self._held, []
+        self._hand_back([(m, self.backoff(m)) for m in messages])
+        if messages:
+            log.warning("%d held message(s) handed back to SQS with backoff", len(messages))
+        return len(messages)
 
     def _resume(self, why: str) -> None:
         resumed = self.pause.resume(why)
@@ -265,21 +231,45 @@ class Worker:
     def _lasting(self, resumed: Resumed) -> bool:
         return resumed.fault is Fault.CONFIGURATION or resumed.seconds >= self.lasting_seconds
 
-    # -- SQS ----------------------------------------------------------------------------------
+    # -- the batch's hooks: an SQS message, and what each outcome becomes ----------------------
 
-    def _delete(self, records: Sequence[Record]) -> None:
-        handles = [r["receiptHandle"] for r in records]
+    def _message_id(self, message: SqsMessage) -> str:
+        return str(message["MessageId"])
+
+    def _body(self, message: SqsMessage) -> str:
+        return str(message.get("Body", ""))
+
+    def _receives(self, message: SqsMessage) -> int:
+        try:
+            return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        except ValueError:
+            return 1
+
+    def _consume(self, done: Sequence[SqsMessage]) -> None:
+        handles = [m["ReceiptHandle"] for m in done]
         delete_messages(self.sqs, self.queue_url, handles)
         self._beat().untrack(handles)
 
-    def _hand_back(self, entries: Sequence[tuple[Record, int]]) -> None:
+    def _fail_alone(self, failed: Sequence[SqsMessage]) -> None:
+        self._hand_back([(m, 0) for m in failed])  # no retry fixes it: to the DLQ quickly
+
+    def _keep(self, kept: Sequence[SqsMessage]) -> None:
+        # Out of sight (the heartbeat) and tried again by this worker: no receive is spent,
+        # while it lives. One death away from the DLQ, a message is sent again, fresh.
+        due = [m for m in kept if self.renewal.due(self._receives(m))]
+        renewed = self.renewal.renew([(m["ReceiptHandle"], self._body(m)) for m in due])
+        self._beat().untrack(renewed)
+        with self._lock:
+            self._held.extend(m for m in kept if m["ReceiptHandle"] not in renewed)
+
+    def _hand_back(self, entries: Sequence[tuple[SqsMessage, int]]) -> None:
         """Make messages visible again after the seconds given (0: at once)."""
         if not entries:
             return
         beat = self._beat()
-        beat.untrack(r["receiptHandle"] for r, _ in entries)
+        beat.untrack(m["ReceiptHandle"] for m, _ in entries)
         change_visibility(
-            self.sqs, self.queue_url, [(r["receiptHandle"], seconds) for r, seconds in entries]
+            self.sqs, self.queue_url, [(m["ReceiptHandle"], seconds) for m, seconds in entries]
         )
 
     @property
@@ -310,8 +300,8 @@ class Worker:
         the heartbeat and the reconcile. ``run`` and ``drain`` do it as they end; a caller
         looping on ``poll_once`` itself calls it when it stops."""
         with self._lock:
-            records, self._held = self._held, []
-        self._hand_back([(r, 0) for r in records])
+            messages, self._held = self._held, []
+        self._hand_back([(m, 0) for m in messages])
         if self._heartbeat is not None:
             self._heartbeat.stop()
         if self.reconcile is not None:
@@ -385,15 +375,3 @@ class Worker:
             self._draining = False
             self.close()
         return total
-
-
-def _receives(record: Record) -> int:
-    """How many times SQS handed this message out, this time included."""
-    try:
-        return int(record["attributes"].get("ApproximateReceiveCount", "1"))
-    except ValueError:
-        return 1
-
-
-def _no_record_handler(record: Any) -> None:  # pragma: no cover - never called
-    raise AssertionError("EngineBatchProcessor processes whole batches")
