@@ -177,3 +177,52 @@ def test_a_load_or_delete_overtaken_by_a_newer_version_gives_the_file_up_at_once
         pytest.fail(f"the newer version still waits for the overtaken one's lease: {exc}")
     assert again.outcome == "applied"
     assert rows(clients, table, bucket) == [{"i": 10}, {"i": 20}]
+
+
+def count_calls(client: Any, operation: str) -> list[int]:
+    """How many ``operation`` requests ``client`` sends from now on (a one-item list)."""
+    seen = [0]
+
+    def hook(**_: Any) -> None:
+        seen[0] += 1
+
+    service = client.meta.service_model.service_name
+    client.meta.events.register(f"before-call.{service}.{operation}", hook)
+    return seen
+
+
+def test_a_duplicate_of_the_loaded_version_is_not_loaded_again(
+    settings: Settings, clients: Clients, names: StackNames, table: str
+) -> None:
+    """Without sequencers each delivery is stamped anew by observation, so a duplicate of a
+    loaded version looked newer and was loaded again whole as a new generation: every row
+    written twice and the old ones swept, paid per write unit."""
+    bucket, target = names.bucket, Target(table=table)
+    etag = put(clients, bucket, V1)
+    first = loader(settings)
+    assert first.load(target, bucket, KEY, observed(time.time_ns()), etag=etag).gen == 1
+    again = loader(settings)
+    writes = count_calls(again.dynamodb, "BatchWriteItem")
+    reads = count_calls(again._s3, "GetObject")
+    report = again.load(target, bucket, KEY, observed(time.time_ns()), etag=etag)
+    assert report.outcome == "stale"
+    assert (writes[0], reads[0]) == (0, 0)
+    manifest = RecordsReader(clients.dynamodb, table).manifest(bucket, KEY)
+    assert manifest is not None and (manifest.gen, manifest.status) == (1, "complete")
+    assert rows(clients, table, bucket) == [{"i": 1}, {"i": 2}, {"i": 3}]
+
+
+def test_a_version_skipped_as_loaded_still_orders_the_versions_after_it(
+    settings: Settings, clients: Clients, names: StackNames, table: str
+) -> None:
+    """Content A, then B, then A again (the same etag): when A-again arrives before B, it is
+    skipped as already loaded, but its stamp is kept, so the late B is stale, not loaded."""
+    bucket, target = names.bucket, Target(table=table)
+    etag_a = put(clients, bucket, V1)
+    etag_b = "b" * 32  # B's event arrives after the object holds A again
+    first = loader(settings)
+    t1, t2, t3 = (observed(time.time_ns() + n * 1_000_000) for n in (0, 1, 2))
+    assert first.load(target, bucket, KEY, t1, etag=etag_a).outcome == "applied"
+    assert first.load(target, bucket, KEY, t3, etag=etag_a).outcome == "stale"
+    assert first.load(target, bucket, KEY, t2, etag=etag_b).outcome == "stale"
+    assert rows(clients, table, bucket) == [{"i": 1}, {"i": 2}, {"i": 3}]

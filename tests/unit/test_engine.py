@@ -191,3 +191,43 @@ def test_lookup_failure_fails_only_that_keys_messages() -> None:
 def test_engine_needs_a_sink() -> None:
     with pytest.raises(ValueError, match="at least one sink"):
         Engine(FakeBucket(), [])
+
+
+class PrefixSink(MemorySink):
+    """A memory sink that holds only keys under ``prefix`` (as the records and mirror sinks
+    hold only routed files, or keys under the mirror's prefix)."""
+
+    def __init__(self, prefix: str, name: str = "memory") -> None:
+        super().__init__()
+        self.name = name
+        self.prefix = prefix
+        self.given: list[str] = []
+
+    def in_scope(self, bucket: str, key: str) -> bool:
+        return key.startswith(self.prefix)
+
+    def apply(self, updates):  # type: ignore[no-untyped-def]
+        self.given += [u.key for u in updates]
+        return [
+            r if self.in_scope(u.bucket, u.key) else Outcome.SKIPPED
+            for u, r in zip(updates, super().apply(updates), strict=True)
+        ]
+
+
+def test_a_key_no_sink_holds_is_not_looked_up() -> None:
+    # GIVEN two sinks holding keys under data/ and under docs/, and events without sequencers
+    # (observed ordering: every key would be looked up)
+    bucket = FakeBucket()
+    data, docs = PrefixSink("data/", "records"), PrefixSink("docs/", "mirror")
+    engine = Engine(bucket, [data, docs], ordering="observed", executor=ThreadPoolExecutor(2))
+    changes = [bucket.put(key, b"x") for key in ("data/a.csv", "docs/b.md", "logs/c.txt")]
+    # WHEN the batch is applied
+    report = engine.process_changes(changes)
+    # THEN only the two keys some sink holds were looked up; the third counts as skipped
+    assert report.lookups == 2
+    assert bucket.lookups == 2
+    assert report.outcomes == {
+        "records": {"applied": 1, "skipped": 2},
+        "mirror": {"applied": 1, "skipped": 2},
+    }
+    assert "logs/c.txt" not in data.given + docs.given

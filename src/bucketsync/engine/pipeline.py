@@ -16,17 +16,19 @@ doing as few S3 lookups as correctness allows:
 Every lookup's start is recorded as the update's ``seen``. When a sink answers ``CONFIRM`` (an
 event without a lookup met a state that was observed: ``engine.ordering``), the key is looked
 up once and the observed state is applied again to that sink, under the same stamp.
+A key that no sink holds (no records rule routes it, it is outside the mirror's prefix, and
+there is no catalog) is not looked up at all.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from bucketsync.engine.ports import ObjectSource, Sink
+from bucketsync.engine.ports import Listable, ObjectSource, Sink
 from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
 from bucketsync.engine.state import ABSENT, ObjectState
 from bucketsync.engine.update import Outcome, Update
@@ -130,6 +132,14 @@ class Engine:
         if not plans:
             return
 
+        # A key no sink holds (not routed, outside the mirror's prefix) is neither looked up
+        # nor handed to a sink: each counts it skipped, as it would have answered.
+        scopes = self._scopes()
+        unheld = [gk for gk in plans if scopes is not None and not any(f(*gk) for f in scopes)]
+        for gk in unheld:
+            del plans[gk]
+            for sink in self.sinks:
+                report.count(sink.name, Outcome.SKIPPED.value)
         lookups = [(gk, plan) for gk, plan in plans.items() if self._plan(plan)]
         report.lookups = len(lookups)
         self._look_up(lookups)
@@ -212,6 +222,12 @@ class Engine:
                 else result
             )
         return merged
+
+    def _scopes(self) -> list[Callable[[str, str], bool]] | None:
+        """Each sink's ``in_scope``; None when a sink cannot say (not Listable): it may hold
+        any key. Read per batch: a runtime may wrap the sinks after the engine is built."""
+        listable = [s for s in self.sinks if isinstance(s, Listable)]
+        return [s.in_scope for s in listable] if len(listable) == len(self.sinks) else None
 
     def _plan(self, plan: _Plan) -> bool:
         """Choose the stamp and, when no lookup is needed, the state. True: look it up."""

@@ -164,9 +164,10 @@ class ManifestStore:
             ":none": [],
             ":id": identity or "",
         }
-        if update.repair and identity:
-            # The version reconcile listed is the one loaded: nothing to do.
-            start_condition += " AND NOT (#st = :c AND etag = :id)"
+        if identity:
+            # The version loaded already (a duplicate, stamped anew by observation, or content
+            # put again): nothing to read or write. Reconcile lists etags, events carry ids.
+            start_condition += " AND NOT (#st = :c AND (load_identity = :id OR etag = :id))"
             start_values[":c"] = "complete"
         started = self._update(
             bucket,
@@ -210,11 +211,26 @@ class ManifestStore:
                 return Claim(ClaimKind.STALE)
             if verdict is Verdict.CONFIRM:
                 return Claim(ClaimKind.CONFIRM)
-        if update.repair and raw.get("status") == "complete" and raw.get("etag") == identity:
-            return Claim(ClaimKind.STALE)  # already loaded: the claim's NOT clause held
+        rule = condition(update)
+        loaded = raw.get("status") == "complete" and identity in (
+            raw.get("load_identity"),
+            raw.get("etag"),
+        )
+        if identity and loaded:
+            # Already loaded (the claim's NOT clause held). The newer stamp is still kept, so
+            # that an older version arriving after it stays stale (A, B, A again: a late B).
+            if not update.repair:
+                self._update(
+                    bucket,
+                    key,
+                    "SET rev = :s, wrote = :w",
+                    f"({rule.expression}) AND #st = :c",
+                    values={":s": stamp, ":w": wrote, ":c": "complete", **rule.values},
+                    names=rule.names,
+                )
+            return Claim(ClaimKind.STALE)
         # An older load (or one of our own version that lost its lease) holds the file: tell it
         # a newer version waits, so it stops at its next checkpoint, and come back later.
-        rule = condition(update)
         self._update(
             bucket,
             key,
