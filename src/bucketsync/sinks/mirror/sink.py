@@ -20,8 +20,9 @@ is adopted rather than downloaded again (``adopt``).
 A rebuild is a full sync, reconcile's march over the mirror, and reconcile builds on the sinks:
 the sink cannot import it, so it asks for one through the ``rebuild`` it is handed
 (``reconcile.mirror.rebuild``, which ``bucketsync.compose`` hands every mirror it builds, for
-the runtime that owns it) or, built without one, the one ``reconcile.mirror`` names with
-``rebuild_by_default`` as it is imported.
+the runtime that owns it). A mirror built without one fails a batch whose store owes a rebuild
+with ``ConfigurationError`` rather than apply events over a store that no longer knows the
+directory.
 """
 
 from __future__ import annotations
@@ -71,15 +72,6 @@ Rebuild = Callable[["MirrorSink", "S3Client", str], object]
 """``rebuild(sink, s3, bucket)``: a full sync of the mirror that clears its store's rebuild,
 raising if it could not finish (``reconcile.mirror.rebuild``)."""
 
-_default_rebuild: Rebuild | None = None
-
-
-def rebuild_by_default(rebuild: Rebuild) -> None:
-    """Name the rebuild a mirror built without one of its own runs (a test's, a benchmark's):
-    ``reconcile.mirror`` names its ``rebuild`` as it is imported."""
-    global _default_rebuild  # noqa: PLW0603 - one full sync per process, named by reconcile
-    _default_rebuild = rebuild
-
 
 class MirrorSink:
     name = "mirror"
@@ -106,7 +98,7 @@ class MirrorSink:
 
         ``bucket``: the one a rebuild of the store lists (default: the batch's).
         ``rebuild``: what rebuilds a lost or corrupt store before the next batch of events
-        (``reconcile.mirror.rebuild``; default: the one named by ``rebuild_by_default``).
+        (``reconcile.mirror.rebuild``; ``None``: a batch that needs one fails, see above).
         ``tombstone_ttl_days``: how long a delete's tombstone is kept (the setting of the same
         name, as for the other sinks): longer than any event can be late (SQS keeps a message
         14 days at most), and even a create later than that cannot bring a file back, as its
@@ -131,7 +123,7 @@ class MirrorSink:
         self.concurrency = concurrency
         self.bucket = bucket
         self._s3 = s3
-        self.rebuild = rebuild  # None: the default (rebuild_by_default)
+        self.rebuild = rebuild
         self._getter = ObjectGetter(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -193,14 +185,13 @@ class MirrorSink:
             self.store.close()
 
     def _run_rebuild(self, bucket: str) -> None:
-        rebuild = self.rebuild or _default_rebuild
-        if rebuild is None:
+        if self.rebuild is None:
             raise ConfigurationError(
-                f"the mirror's state store must be rebuilt ({self.store.rebuild_reason}) and "
-                "nothing here can: build the mirror with rebuild=reconcile.mirror.rebuild "
-                "(bucketsync.compose does)"
+                f"the mirror's state store must be rebuilt ({self.store.rebuild_reason}), but "
+                "this MirrorSink was built without a rebuild: build it with "
+                "rebuild=reconcile.mirror.rebuild (bucketsync.compose does)"
             )
-        rebuild(self, self._s3, bucket)
+        self.rebuild(self, self._s3, bucket)
 
     def counters(self) -> dict[str, int]:
         """Since the sink started: downloaded, skipped, adopted (files already there, taken
