@@ -49,6 +49,7 @@ from bucketsync.errors import (
     RetryableError,
     TooLargeError,
     UnsafeKeyError,
+    fault_of,
 )
 from bucketsync.sinks.mirror.adopt import adoptable
 from bucketsync.sinks.mirror.download import Fetched, fetch, file_mode
@@ -161,12 +162,12 @@ class MirrorSink:
                 future.set_result(self._apply_one(updates[0]))
             except Exception as exc:  # as the pool would: the update's result, not a crash
                 future.set_exception(exc)
-            return [_result(future)]
+            return [_result(updates[0], future)]
         try:
             futures = [self.submit(update) for update in updates]
         except RuntimeError as exc:  # the pool is shut down: the sink is closed
             return [exc] * len(updates)
-        return [_result(future) for future in futures]
+        return [_result(update, future) for update, future in zip(updates, futures, strict=True)]
 
     def submit(self, update: Update) -> Future[Outcome]:
         """Apply one update on the sink's pool (``apply`` in the background)."""
@@ -399,10 +400,17 @@ class MirrorSink:
                 self._counts[name] += amount
 
 
-def _result(future: Future[Outcome]) -> Outcome | BaseException:
+def _result(update: Update, future: Future[Outcome]) -> Outcome | BaseException:
     error = future.exception()
     if error is None:
         return future.result()
-    if not isinstance(error, BucketSyncError):  # a bug: fail this key, loudly, not the batch
-        log.error("mirror: unexpected %s", type(error).__name__, exc_info=error)
+    if isinstance(error, BucketSyncError):  # ours, raised on purpose: the caller reports it
+        return error
+    where = f"s3://{update.bucket}/{update.key}"
+    if fault_of(error).ours:
+        # A full or read-only disk (SQLite's "database or disk is full", ENOSPC, EROFS): a
+        # known condition of the host, not a bug; a traceback per key would bury the cause.
+        log.warning("mirror: %s not applied: %s: %s", where, type(error).__name__, error)
+    else:  # a bug: fail this key, loudly, not the batch
+        log.error("mirror: unexpected %s for %s", type(error).__name__, where, exc_info=error)
     return error
