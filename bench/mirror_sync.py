@@ -47,7 +47,7 @@ from bucketsync.local.emulator import (
 )
 from bucketsync.local.stack import StackNames, ensure_stack
 from bucketsync.reconcile import list_bucket
-from bucketsync.reconcile.mirror import full_sync
+from bucketsync.reconcile.mirror import full_sync, rebuild
 from bucketsync.runtimes.worker import Worker
 from bucketsync.sinks.mirror import MirrorSink
 
@@ -118,8 +118,9 @@ def rclone(emulator: Emulator, bucket: str, target: Path) -> tuple[float, dict[s
 
 
 def mirror(clients: Clients, root: Path) -> MirrorSink:
-    """The mirror as ``bucketsync serve`` builds it: the settings' concurrency (default 16)."""
-    return MirrorSink(clients.s3, root, concurrency=clients.settings.concurrency)
+    """The mirror as ``bucketsync serve`` builds it: the settings' concurrency (default 16), and
+    reconcile's rebuild for a store lost between runs over the same root."""
+    return MirrorSink(clients.s3, root, concurrency=clients.settings.concurrency, rebuild=rebuild)
 
 
 def bucketsync_full(clients: Clients, counter: RequestCounter, bucket: str, root: Path) -> Any:

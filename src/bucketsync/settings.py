@@ -367,6 +367,12 @@ class Settings(BaseSettings):
         (moto sends no sequencers, and EventBridge a fixed fake one: docs/ordering.md)."""
         return self.unless_set(write_mode="single", ordering="observed")
 
+    def for_service(self) -> Settings:
+        """These settings as the HTTP sync service runs them (``bucketsync serve``): it mirrors
+        and needs no DynamoDB table, so the catalog is off unless ``BUCKETSYNC_CATALOG`` (or
+        whoever built these settings) says otherwise."""
+        return self.unless_set(catalog=False)
+
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to log or print: secrets as asterisks, and credentials
         inside URL values (a password, an ``api_key=`` parameter) as ``***``."""

@@ -75,6 +75,8 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sink(clients: Clients, root: Path) -> Iterator[MirrorSink]:
+    # No rebuild handed here or below: every sink starts on a new root, so its store is never
+    # lost and owes none (tests/integration/test_mirror_state.py is where stores get lost).
     made = MirrorSink(clients.s3, root, concurrency=4, backoff=0.01)
     yield made
     made.close()

@@ -32,7 +32,7 @@ from bucketsync.engine.update import Outcome, Update
 from bucketsync.errors import Fault, SinkWriteError, StoreCorruptError, fault_of
 from bucketsync.events import Change, ChangeKind
 from bucketsync.local.stack import StackNames
-from bucketsync.reconcile.mirror import full_sync
+from bucketsync.reconcile.mirror import full_sync, rebuild
 from bucketsync.sinks.mirror import MirrorSink, MirrorStore
 from bucketsync.sinks.mirror.paths import STATE_DIR
 
@@ -58,7 +58,8 @@ def root(tmp_path: Path) -> Path:
 
 
 class Sinks:
-    """Mirror sinks over one root, as a process would start them one after the other."""
+    """Mirror sinks over one root, as a process would start them one after the other: each
+    handed reconcile's rebuild, as ``bucketsync.compose`` hands it, since these stores get lost."""
 
     def __init__(self, clients: Clients, root: Path) -> None:
         self.clients = clients
@@ -66,7 +67,9 @@ class Sinks:
         self.opened: list[MirrorSink] = []
 
     def start(self, **options: Any) -> MirrorSink:
-        sink = MirrorSink(self.clients.s3, self.root, concurrency=4, backoff=0.01, **options)
+        sink = MirrorSink(
+            self.clients.s3, self.root, concurrency=4, backoff=0.01, rebuild=rebuild, **options
+        )
         self.opened.append(sink)
         return sink
 

@@ -188,6 +188,7 @@ def test_bad_rows_are_reported_to_s3_under_the_rules_prefix(
     body = clients.s3.get_object(Bucket=stack.bucket, Key="errors/in/bad.jsonl.errors.json")
     report = json.loads(body["Body"].read())
     assert (report["rows"], report["bad_rows"], report["errors"][0]["line"]) == (1, 1, 2)
+    assert report["outcome"] == "applied"  # LoadOutcome is a StrEnum: the JSON reads a string
     # the report's own event was routed nowhere: the rule does not read what it writes
     sync(reporting, clients, stack)
     assert manifest(clients, rows_table, stack, "errors/in/bad.jsonl.errors.json") is None

@@ -287,6 +287,40 @@ def test_serve_runs_warns_when_unauthenticated_and_stops_on_sigterm(
     assert "loopback only" in stderr
 
 
+class _Built(Exception):
+    """Raised in place of building the app: the test has the settings, nothing is served."""
+
+
+@pytest.mark.parametrize(
+    ("environment", "catalog"), [({}, False), ({"BUCKETSYNC_CATALOG": "true"}, True)]
+)
+def test_serve_keeps_no_catalog_unless_bucketsync_catalog_is_set(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    catalog: bool,
+) -> None:
+    # GIVEN `bucketsync serve` in this process, with or without BUCKETSYNC_CATALOG, and an app
+    # factory that only records the settings it is handed
+    monkeypatch.delenv("BUCKETSYNC_CATALOG", raising=False)
+    handed: list[Settings] = []
+
+    def record(settings: Settings, **_: Any) -> None:
+        handed.append(settings)
+        raise _Built
+
+    monkeypatch.setattr("bucketsync.api.create_app", record)
+    # WHEN it starts
+    result = CliRunner().invoke(
+        cli_app,
+        ["serve", "--port", "0", "--mirror-dir", str(tmp_path / "m")],
+        env={"COLUMNS": "300", **environment},
+    )
+    # THEN the catalog is off by default, and what the variable says when it is set
+    assert isinstance(result.exception, _Built), result.output
+    assert [settings.catalog for settings in handed] == [catalog]
+
+
 @pytest.mark.parametrize("variable", ["BUCKETSYNC_HMAC_SECRET", "BUCKETSYNC_API_TOKEN"])
 @pytest.mark.parametrize("empty", ["", "   "])
 def test_an_empty_secret_is_no_secret_and_lifts_no_guard(

@@ -135,6 +135,7 @@ def harness(
         sink = RecordsSink(FileLoader(s3, dynamodb), routes, manifest_table=table(names.table))
         bad = lambda: Update(elsewhere, BAD_KEY, ObjectState(True, 1, "e"), seq(1))  # noqa: E731
     else:
+        # a new root: its store owes no rebuild, so none is handed
         sink = MirrorSink(s3, tmp_path / "mirror", concurrency=4, backoff=0.01)
         bad = lambda: Update(elsewhere, BAD_KEY, ObjectState(True, 1, "e"), seq(1))  # noqa: E731
     try:

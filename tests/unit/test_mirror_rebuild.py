@@ -1,7 +1,7 @@
 """The mirror asks for a rebuild of its store through what it is handed: the sinks never import
 reconcile (which builds on them), so the rebuild (``reconcile.mirror.rebuild``) comes in from the
-composition, or as the default ``reconcile.mirror`` names. The rebuild itself, against the
-emulator: ``tests/integration/test_mirror_state.py``."""
+composition or whoever builds the sink; there is no process-wide default. The rebuild itself,
+against the emulator: ``tests/integration/test_mirror_state.py``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bucketsync.compose import build_mirror
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.engine.state import ABSENT
 from bucketsync.engine.update import Outcome, Update
-from bucketsync.errors import RetryableError
+from bucketsync.errors import ConfigurationError, RetryableError
 from bucketsync.reconcile import mirror as reconcile_mirror
 from bucketsync.settings import Settings
 from bucketsync.sinks.mirror import MirrorSink, MirrorStore
@@ -113,6 +113,25 @@ def test_reconciles_repairs_go_straight_to_the_sink(
         # THEN it is applied without asking for a rebuild
         assert sink.apply([repair]) == [Outcome.APPLIED]
         assert rebuild.asked == []
+    finally:
+        sink.close()
+
+
+def test_a_mirror_built_without_a_rebuild_fails_the_batch_and_says_so(
+    s3: Any, owing: MirrorStore, tmp_path: Path
+) -> None:
+    # GIVEN a mirror over a store that owes a rebuild, built without one (reconcile is imported
+    # here, and still nothing names a rebuild for it behind its back)
+    sink = MirrorSink(s3, tmp_path / "root", store=owing)
+    try:
+        # WHEN a batch of events comes
+        [result] = sink.apply([removed("a.txt")])
+        # THEN it fails with a ConfigurationError naming the cause, and nothing is applied
+        assert isinstance(result, ConfigurationError)
+        assert "built without a rebuild" in str(result)
+        assert "a test" in str(result)
+        assert owing.get("a.txt") is None
+        assert owing.rebuild_reason == "a test"
     finally:
         sink.close()
 

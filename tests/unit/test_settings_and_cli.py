@@ -149,6 +149,19 @@ def test_the_emulator_defaults_apply_only_where_the_user_set_nothing(
     )
 
 
+def test_the_service_keeps_no_catalog_unless_the_user_asked_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN nothing set: the service runs without the catalog
+    monkeypatch.delenv("BUCKETSYNC_CATALOG", raising=False)
+    assert Settings().for_service().catalog is False
+    # GIVEN BUCKETSYNC_CATALOG set, even to the default's value, and a flag applied afterwards
+    monkeypatch.setenv("BUCKETSYNC_CATALOG", "true")
+    given = Settings().override(bucket="b")
+    # WHEN the service takes them THEN the user's choice stands
+    assert (given.for_service().catalog, given.for_service().bucket) == (True, "b")
+
+
 def test_unless_set_tells_a_value_set_to_the_default_from_no_value() -> None:
     # GIVEN a field set to its default's value, and one not set at all
     base = Settings(ordering="auto").override(table="t1")

@@ -11,7 +11,6 @@ the mirror directory checked, before anything starts (exit 78 naming the setting
 from __future__ import annotations
 
 import logging
-import os
 from typing import Annotated
 
 import typer
@@ -87,8 +86,7 @@ def run(
             bucket=bucket,
             periodic_sync=periodic_sync,
             queue_url=queue_url,
-            catalog=None if "BUCKETSYNC_CATALOG" in os.environ else False,
-        )
+        ).for_service()
     except ValidationError as exc:
         fail(f"error: {explain_validation(exc, FLAGS)}", EXIT_USAGE)
     problem = binding_problem(settings, settings.api_host)

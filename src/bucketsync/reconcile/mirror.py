@@ -15,8 +15,8 @@ it was deleted under us, set aside if corrupt), the rows the mirror's marks brin
 it, and the march adopts the files that already hold their objects and removes those whose
 objects are gone. A run over the mirror's whole prefix that listed everything and deleted
 what it had to clears the store's rebuild. The sinks cannot import reconcile, which builds on
-them: ``bucketsync.compose`` hands ``rebuild`` to every mirror it builds, and this module
-names it the default of any other mirror (``rebuild_by_default``) as it is imported.
+them: ``bucketsync.compose`` hands ``rebuild`` to every mirror it builds, and whoever builds
+one by hand (a test, a benchmark) hands it too, or gets a mirror that cannot rebuild.
 """
 
 from __future__ import annotations
@@ -34,12 +34,7 @@ from bucketsync.errors import ConfigurationError, RefusingToDeleteError, Retryab
 from bucketsync.reconcile.listing import S3Listing
 from bucketsync.reconcile.report import SinkDrift
 from bucketsync.reconcile.run import Options, Reconciler
-from bucketsync.sinks.mirror import (
-    MirrorSink,
-    MirrorStore,
-    count_untracked_and_clear_stale_temps,
-    rebuild_by_default,
-)
+from bucketsync.sinks.mirror import MirrorSink, MirrorStore, count_untracked_and_clear_stale_temps
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -147,9 +142,6 @@ def rebuild(sink: MirrorSink, s3: S3Client, bucket: str) -> SyncReport:
         report.deleted,
     )
     return report
-
-
-rebuild_by_default(rebuild)  # a mirror built by hand (a test's, a benchmark's) rebuilds too
 
 
 def _sync(

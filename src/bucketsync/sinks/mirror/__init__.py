@@ -14,8 +14,8 @@
 ``opened``    a mirrored file opened for serving, only if it is the one the mirror wrote
 
 A full sync is reconcile's march over the mirror (``bucketsync.reconcile.mirror``); it is also how
-a lost store is rebuilt, handed to the sink (``rebuild=``, ``rebuild_by_default``) since the
-sinks never import reconcile.
+a lost store is rebuilt, handed to each sink as it is built (``rebuild=``) since the sinks never
+import reconcile.
 
 docs/mirror.md has the rules: the path table, ordering, integrity, and full sync.
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from bucketsync.sinks.mirror.download import TEMP_PREFIX
 from bucketsync.sinks.mirror.opened import Opened, open_mirrored
 from bucketsync.sinks.mirror.paths import key_of, local_path
-from bucketsync.sinks.mirror.sink import MirrorSink, Rebuild, rebuild_by_default
+from bucketsync.sinks.mirror.sink import MirrorSink, Rebuild
 from bucketsync.sinks.mirror.store import Entry, MirrorStore
 from bucketsync.sinks.mirror.untracked import count_untracked_and_clear_stale_temps
 
@@ -40,5 +40,4 @@ __all__ = [
     "key_of",
     "local_path",
     "open_mirrored",
-    "rebuild_by_default",
 ]

@@ -20,8 +20,9 @@ is adopted rather than downloaded again (``adopt``).
 A rebuild is a full sync, reconcile's march over the mirror, and reconcile builds on the sinks:
 the sink cannot import it, so it asks for one through the ``rebuild`` it is handed
 (``reconcile.mirror.rebuild``, which ``bucketsync.compose`` hands every mirror it builds, for
-the runtime that owns it) or, built without one, the one ``reconcile.mirror`` names with
-``rebuild_by_default`` as it is imported.
+the runtime that owns it). A mirror built without one fails a batch whose store owes a rebuild
+with ``ConfigurationError`` rather than apply events over a store that no longer knows the
+directory.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from bucketsync.errors import (
     RetryableError,
     TooLargeError,
     UnsafeKeyError,
+    fault_of,
 )
 from bucketsync.sinks.mirror.adopt import adoptable
 from bucketsync.sinks.mirror.download import Fetched, fetch, file_mode
@@ -70,15 +72,6 @@ COUNTERS = ("downloaded", "skipped", "adopted", "deleted", "refused", "failed", 
 Rebuild = Callable[["MirrorSink", "S3Client", str], object]
 """``rebuild(sink, s3, bucket)``: a full sync of the mirror that clears its store's rebuild,
 raising if it could not finish (``reconcile.mirror.rebuild``)."""
-
-_default_rebuild: Rebuild | None = None
-
-
-def rebuild_by_default(rebuild: Rebuild) -> None:
-    """Name the rebuild a mirror built without one of its own runs (a test's, a benchmark's):
-    ``reconcile.mirror`` names its ``rebuild`` as it is imported."""
-    global _default_rebuild  # noqa: PLW0603 - one full sync per process, named by reconcile
-    _default_rebuild = rebuild
 
 
 class MirrorSink:
@@ -106,7 +99,7 @@ class MirrorSink:
 
         ``bucket``: the one a rebuild of the store lists (default: the batch's).
         ``rebuild``: what rebuilds a lost or corrupt store before the next batch of events
-        (``reconcile.mirror.rebuild``; default: the one named by ``rebuild_by_default``).
+        (``reconcile.mirror.rebuild``; ``None``: a batch that needs one fails, see above).
         ``tombstone_ttl_days``: how long a delete's tombstone is kept (the setting of the same
         name, as for the other sinks): longer than any event can be late (SQS keeps a message
         14 days at most), and even a create later than that cannot bring a file back, as its
@@ -131,7 +124,7 @@ class MirrorSink:
         self.concurrency = concurrency
         self.bucket = bucket
         self._s3 = s3
-        self.rebuild = rebuild  # None: the default (rebuild_by_default)
+        self.rebuild = rebuild
         self._getter = ObjectGetter(s3)
         self._attempts = max(1, attempts)
         self._backoff = backoff
@@ -169,12 +162,12 @@ class MirrorSink:
                 future.set_result(self._apply_one(updates[0]))
             except Exception as exc:  # as the pool would: the update's result, not a crash
                 future.set_exception(exc)
-            return [_result(future)]
+            return [_result(updates[0], future)]
         try:
             futures = [self.submit(update) for update in updates]
         except RuntimeError as exc:  # the pool is shut down: the sink is closed
             return [exc] * len(updates)
-        return [_result(future) for future in futures]
+        return [_result(update, future) for update, future in zip(updates, futures, strict=True)]
 
     def submit(self, update: Update) -> Future[Outcome]:
         """Apply one update on the sink's pool (``apply`` in the background)."""
@@ -193,14 +186,13 @@ class MirrorSink:
             self.store.close()
 
     def _run_rebuild(self, bucket: str) -> None:
-        rebuild = self.rebuild or _default_rebuild
-        if rebuild is None:
+        if self.rebuild is None:
             raise ConfigurationError(
-                f"the mirror's state store must be rebuilt ({self.store.rebuild_reason}) and "
-                "nothing here can: build the mirror with rebuild=reconcile.mirror.rebuild "
-                "(bucketsync.compose does)"
+                f"the mirror's state store must be rebuilt ({self.store.rebuild_reason}), but "
+                "this MirrorSink was built without a rebuild: build it with "
+                "rebuild=reconcile.mirror.rebuild (bucketsync.compose does)"
             )
-        rebuild(self, self._s3, bucket)
+        self.rebuild(self, self._s3, bucket)
 
     def counters(self) -> dict[str, int]:
         """Since the sink started: downloaded, skipped, adopted (files already there, taken
@@ -408,10 +400,17 @@ class MirrorSink:
                 self._counts[name] += amount
 
 
-def _result(future: Future[Outcome]) -> Outcome | BaseException:
+def _result(update: Update, future: Future[Outcome]) -> Outcome | BaseException:
     error = future.exception()
     if error is None:
         return future.result()
-    if not isinstance(error, BucketSyncError):  # a bug: fail this key, loudly, not the batch
-        log.error("mirror: unexpected %s", type(error).__name__, exc_info=error)
+    if isinstance(error, BucketSyncError):  # ours, raised on purpose: the caller reports it
+        return error
+    where = f"s3://{update.bucket}/{update.key}"
+    if fault_of(error).ours:
+        # A full or read-only disk (SQLite's "database or disk is full", ENOSPC, EROFS): a
+        # known condition of the host, not a bug; a traceback per key would bury the cause.
+        log.warning("mirror: %s not applied: %s: %s", where, type(error).__name__, error)
+    else:  # a bug: fail this key, loudly, not the batch
+        log.error("mirror: unexpected %s for %s", type(error).__name__, where, exc_info=error)
     return error

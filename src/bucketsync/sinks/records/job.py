@@ -13,6 +13,7 @@ from typing import Any
 
 from bucketsync.aws.batch_write import BatchResult
 from bucketsync.sinks.records.manifest import MAX_REPORTED_ERRORS, ManifestStore
+from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,7 @@ class Tuning:
 
 @dataclass(slots=True)
 class LoadReport:
-    # "applied", "stale", "rejected" (the file cannot be parsed at all), "confirm" (look the
-    # object up: engine.ordering), "validated" (a dry run)
-    outcome: str
+    outcome: LoadOutcome  # a StrEnum: the error report's JSON still reads "applied", "stale"...
     gen: int = 0
     rows: int = 0
     bad: int = 0

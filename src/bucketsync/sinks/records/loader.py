@@ -27,6 +27,7 @@ from bucketsync.sinks.records.claims import Claim, ClaimKind
 from bucketsync.sinks.records.entries import FROM_THE_START, open_entries
 from bucketsync.sinks.records.formats import Start
 from bucketsync.sinks.records.job import Job, LoadReport, Progress, Tuning
+from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.rows import write
 from bucketsync.sinks.records.sweep import sweep
 from bucketsync.sinks.records.target import Target
@@ -75,7 +76,7 @@ class FileLoader:
     ) -> LoadReport:
         """Load version ``stamp`` of the file; RetryableError when it must come back later.
 
-        ``seen`` and ``origin`` are the update's (``engine.ordering``); a "confirm" report
+        ``seen`` and ``origin`` are the update's (``engine.ordering``); a ``CONFIRM`` report
         asks for the object to be looked up first."""
         manifest = target.manifests(self._dynamodb)
         tuning = self._tuning
@@ -91,25 +92,25 @@ class FileLoader:
         )
         if refused := _refused(claim, bucket, key):
             return refused
-        report = LoadReport("applied", gen=claim.gen, rows=claim.written, bad=claim.bad)
+        report = LoadReport(LoadOutcome.APPLIED, gen=claim.gen, rows=claim.written, bad=claim.bad)
         job = Job(manifest, target, bucket, key, stamp, report, resumed_at=claim.next_index)
         try:
             at = Start(claim.next_index, claim.next_line, claim.next_offset)
             entries = open_entries(self._s3, job, at, etag=etag, version_id=version_id)
             if entries is None:  # replaced or deleted since the event: its own event will follow
                 manifest.fail(bucket, key, stamp, reason="superseded before it could be read")
-                return LoadReport("stale")
+                return LoadReport(LoadOutcome.STALE)
             writer = writer_for(self._dynamodb, target, bucket, key, in_flight=tuning.in_flight)
             write(job, entries, writer, ManifestCheckpoints(tuning, self._clock), progress)
         except LostLeaseError:
             # A newer version claimed the file mid-load: it overwrites and sweeps these rows.
             manifest.release(bucket, key, stamp)
-            return LoadReport("stale", gen=claim.gen)
+            return LoadReport(LoadOutcome.STALE, gen=claim.gen)
         except MalformedFileError as exc:
             # Not one row of this version was written: the previous generation stays current.
             manifest.fail(bucket, key, stamp, reason=str(exc))
             log.warning("s3://%s/%s cannot be loaded: %s", bucket, key, exc)
-            return LoadReport("rejected", gen=claim.gen, failure=str(exc))
+            return LoadReport(LoadOutcome.REJECTED, gen=claim.gen, failure=str(exc))
         finally:
             job.close()
         try:
@@ -130,7 +131,7 @@ class FileLoader:
             )
         except LostLeaseError:
             manifest.release(bucket, key, stamp)
-            return LoadReport("stale", gen=claim.gen)
+            return LoadReport(LoadOutcome.STALE, gen=claim.gen)
         # The generations before this one go, whichever was current before.
         if report.gen > 1:  # generation 1 is the file's first load: nothing else to sweep
             report.swept = sweep(
@@ -145,19 +146,19 @@ class FileLoader:
     ) -> LoadReport:
         """Parse the file and check every row as a load would: the same row loop, through a
         writer that writes nothing, with no claim, checkpoint or flip."""
-        report = LoadReport("validated")
+        report = LoadReport(LoadOutcome.VALIDATED)
         job = Job(target.manifests(self._dynamodb), target, bucket, key, "", report, dry=True)
         try:
             try:
                 entries = open_entries(self._s3, job, FROM_THE_START, etag=None, version_id=None)
             except MalformedFileError as exc:  # not a format it can be read as
-                return LoadReport("rejected", failure=str(exc))
+                return LoadReport(LoadOutcome.REJECTED, failure=str(exc))
             if entries is None:
                 raise MalformedFileError(f"s3://{bucket}/{key} does not exist")
             try:
                 write(job, entries, NoWriter(), EveryRow(), progress)
             except MalformedFileError as exc:
-                return LoadReport("rejected", failure=str(exc))
+                return LoadReport(LoadOutcome.REJECTED, failure=str(exc))
         finally:
             job.close()
         return report
@@ -195,8 +196,8 @@ class FileLoader:
         except LostLeaseError:
             # A newer version waits: it writes the file's rows again, this delete is stale.
             manifest.release(bucket, key, stamp)
-            return LoadReport("stale", gen=claim.gen, swept=swept)
-        return LoadReport("applied", gen=claim.gen, swept=swept)
+            return LoadReport(LoadOutcome.STALE, gen=claim.gen, swept=swept)
+        return LoadReport(LoadOutcome.APPLIED, gen=claim.gen, swept=swept)
 
     def publish(self, bucket: str, prefix: str, key: str, report: LoadReport) -> str:
         """Write the load's bad rows to ``s3://bucket/<prefix><key>.errors.json``."""
@@ -206,9 +207,9 @@ class FileLoader:
 def _refused(claim: Claim, bucket: str, key: str) -> LoadReport | None:
     """What a claim that may not go ahead answers; RetryableError while another loads."""
     if claim.kind is ClaimKind.STALE:
-        return LoadReport("stale")
+        return LoadReport(LoadOutcome.STALE)
     if claim.kind is ClaimKind.CONFIRM:
-        return LoadReport("confirm")
+        return LoadReport(LoadOutcome.CONFIRM)
     if claim.kind is ClaimKind.BUSY:
         raise RetryableError(f"s3://{bucket}/{key}: another version is loading")
     return None

@@ -12,7 +12,8 @@ from bucketsync.aws.s3 import put_object
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from bucketsync.sinks.records.job import LoadReport  # which may take LoadOutcome from here
+    # job.py takes LoadOutcome from here: importing its LoadReport for types only, no cycle
+    from bucketsync.sinks.records.job import LoadReport
 
 
 class LoadOutcome(StrEnum):
