@@ -35,7 +35,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,9 +52,10 @@ from bucketsync.errors import (
 )
 from bucketsync.sinks.mirror.adopt import adoptable
 from bucketsync.sinks.mirror.download import Fetched, fetch, file_mode
-from bucketsync.sinks.mirror.files import clash, on_disk, remove, unchanged
+from bucketsync.sinks.mirror.files import clash, remove, unchanged
 from bucketsync.sinks.mirror.guard import DAY, StoreGuard
-from bucketsync.sinks.mirror.ordering import Verdict, decide, held_of
+from bucketsync.sinks.mirror.listing import held_entries
+from bucketsync.sinks.mirror.ordering import Verdict, decide
 from bucketsync.sinks.mirror.paths import STATE_DIR, local_path
 from bucketsync.sinks.mirror.store import REFUSED, TOO_LARGE, Entry, Identity, MirrorStore
 
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_STRIPES = 1024
-LISTING_PAGE = 1000
 MB = 1024 * 1024
 COUNTERS = ("downloaded", "skipped", "adopted", "deleted", "refused", "failed", "stale", "bytes")
 
@@ -207,26 +206,8 @@ class MirrorSink:
     def listing(
         self, bucket: str, prefix: str = "", start_after: str = "", upto: str | None = None
     ) -> Iterator[Held]:
-        """The store's rows in key order, a page at a time. A row equals its object only if
-        its file is there with its size: a missing or changed file lists without an etag."""
-        after: str | None = start_after or None
-        while True:
-            page = self.store.entries(
-                prefix, after=after, upto=upto, limit=LISTING_PAGE, present_only=False
-            )
-            for entry in page:
-                yield self._held(entry)
-            if len(page) < LISTING_PAGE:
-                return
-            after = page[-1].key
-
-    def _held(self, entry: Entry) -> Held:
-        held = held_of(entry)
-        if entry.present and not (entry.on_disk and on_disk(self.root, entry)):
-            # too large, refused, or a file gone or changed on disk: listed as something to
-            # do again, so reconcile submits it and the sink decides (skip, refuse, download)
-            return replace(held, etag=None)
-        return held
+        """The store's rows in key order (``mirror.listing``)."""
+        return held_entries(self.store, self.root, prefix, start_after, upto)
 
     # -- one key ------------------------------------------------------------------------------
 
