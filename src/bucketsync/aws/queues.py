@@ -120,12 +120,17 @@ def change_visibility(
 
 def visibility_timeout(sqs: SQSClient, queue_url: str) -> int | None:
     """The queue's own visibility timeout in seconds (None: the queue does not say)."""
+    seconds = _attribute(sqs, queue_url, "VisibilityTimeout")
+    return None if seconds is None else int(seconds)
+
+
+def _attribute(sqs: SQSClient, queue_url: str, name: str) -> str | None:
+    """One of the queue's attributes, as SQS writes it (None: it has none)."""
     try:
-        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])  # type: ignore[list-item]
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"GetQueueAttributes {queue_url}") from exc
-    seconds = answer.get("Attributes", {}).get("VisibilityTimeout")
-    return None if seconds is None else int(seconds)
+    return answer.get("Attributes", {}).get(name)  # type: ignore[call-overload, no-any-return]
 
 
 @dataclass(frozen=True)
@@ -210,14 +215,8 @@ def delete(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -
 
 def receive_limit(sqs: SQSClient, queue_url: str) -> int | None:
     """The queue's redrive ``maxReceiveCount``: None without a DLQ."""
-    try:
-        answer = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, f"GetQueueAttributes {queue_url}") from exc
-    policy = answer.get("Attributes", {}).get("RedrivePolicy")
-    if not policy:
-        return None
-    return int(json.loads(policy)["maxReceiveCount"])
+    policy = _attribute(sqs, queue_url, "RedrivePolicy")
+    return int(json.loads(policy)["maxReceiveCount"]) if policy else None
 
 
 def send_again(
@@ -227,29 +226,25 @@ def send_again(
     delete the original; the handles whose original is gone. A copy sent whose original could
     not be deleted is a duplicate, which every sink takes as one."""
     renewed: set[str] = set()
-    for start in range(0, len(messages), BATCH):
-        chunk = messages[start : start + BATCH]
-        try:
-            answer = sqs.send_message_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(n), "MessageBody": body, "DelaySeconds": delay}
-                    for n, (_, body) in enumerate(chunk)
-                ],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"SendMessageBatch {queue_url}") from exc
-        sent = [chunk[int(ok["Id"])][0] for ok in answer.get("Successful", [])]
-        if not sent:
-            continue
-        try:
-            deleted = sqs.delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(sent)],
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"DeleteMessageBatch {queue_url}") from exc
-        renewed.update(sent[int(ok["Id"])] for ok in deleted.get("Successful", []))
+    for sent in _in_tens(
+        sqs.send_message_batch,
+        queue_url,
+        messages,
+        lambda message: {"MessageBody": message[1], "DelaySeconds": delay},
+        f"SendMessageBatch {queue_url}",
+    ):
+        if sent.error is not None:
+            raise sent.error
+        for deleted in _in_tens(
+            sqs.delete_message_batch,
+            queue_url,
+            [handle for handle, _ in sent.succeeded],
+            lambda handle: {"ReceiptHandle": handle},
+            f"DeleteMessageBatch {queue_url}",
+        ):
+            if deleted.error is not None:
+                raise deleted.error
+            renewed.update(deleted.succeeded)
     return renewed
 
 
