@@ -1,19 +1,21 @@
-"""The structure rules (issue 16), read from the import graph of ``src/bucketsync``
-(``import_graph.py``).
+"""The structure rules (issue 16), read from the source.
 
-``local`` never imports the CLI; the composition module (``compose``) never imports a runtime;
-``api`` imports only the faces of ``sinks``'s packages (``sinks.mirror``, never
-``sinks.mirror.store``); only ``aws`` imports ``botocore.exceptions``; no module is over 420
-lines; the top-level subpackages import each other without a cycle; every error class is
-defined in ``bucketsync.errors`` (a module's private ``_Name``, raised and caught inside it,
-aside), and that module's docstring draws each one. Every rule holds: each test names the
-offenders it finds.
+From the import graph of ``src/bucketsync`` (``import_graph.py``): ``local`` never imports the
+CLI; the composition module (``compose``) never imports a runtime; ``api`` imports only the faces
+of ``sinks``'s packages (``sinks.mirror``, never ``sinks.mirror.store``); only ``aws`` imports
+``botocore.exceptions``; the top-level subpackages import each other without a cycle. No module
+of ``src/bucketsync``, ``tests`` or ``bench`` is over 420 lines (but the few others are still
+editing, listed in ``SPLIT_AFTER_THE_PARALLEL_EDITS_LAND``). Every error class is defined in
+``bucketsync.errors`` (a module's private ``_Name``, raised and caught inside it, aside), and
+that module's docstring draws each one. Every rule holds: each test names the offenders it
+finds.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+from pathlib import Path
 
 from tests.unit.import_graph import (
     MODULES,
@@ -31,6 +33,20 @@ from tests.unit.import_graph import (
 
 
 MAX_LINES = 420
+REPOSITORY = Path(__file__).resolve().parents[2]  # src/, tests/ and bench/ are under it
+# Modules that other branches are editing while this rule grew from src/ to tests/ and bench/:
+# split each once those edits land, and take it off this list. The two mirror ones are over
+# 420 lines now; the others are near it and may pass it in those edits.
+SPLIT_AFTER_THE_PARALLEL_EDITS_LAND = frozenset(
+    {
+        "tests/integration/test_mirror_sink.py",  # 909 lines
+        "tests/integration/test_mirror_state.py",  # 426 lines
+        "tests/unit/test_settings_and_cli.py",  # 406 lines
+        "tests/unit/test_worker_pause.py",  # 405 lines
+        "tests/unit/test_mirror_store.py",  # 404 lines
+        "tests/chaos/proxy.py",  # 420 lines
+    }
+)
 
 
 def local_imports_the_cli() -> Offenders:
@@ -55,12 +71,23 @@ def botocore_exceptions_outside_aws() -> Offenders:
     }
 
 
+def checked_files() -> dict[str, Path]:
+    """Every module the length rule reads, by its path in the repository: src/bucketsync's,
+    and every one under tests/ and bench/ (helpers, conftests and scripts too)."""
+    found = {f"src/bucketsync/{path.relative_to(SRC)}": path for path, _ in MODULES.values()}
+    for folder in ("tests", "bench"):
+        files = sorted((REPOSITORY / folder).rglob("*.py"))
+        assert files, f"no modules under {REPOSITORY / folder}: point the rule at its new place"
+        found |= {str(path.relative_to(REPOSITORY)): path for path in files}
+    return found
+
+
 def long_modules() -> Offenders:
-    lengths = {path: len(path.read_text().splitlines()) for path, _ in MODULES.values()}
+    lengths = {name: len(path.read_text().splitlines()) for name, path in checked_files().items()}
     return {
-        str(path.relative_to(SRC)): f"{lines} lines (at most {MAX_LINES}): split it by concept"
-        for path, lines in sorted(lengths.items())
-        if lines > MAX_LINES
+        name: f"{lines} lines (at most {MAX_LINES}): split it by concept"
+        for name, lines in sorted(lengths.items())
+        if lines > MAX_LINES and name not in SPLIT_AFTER_THE_PARALLEL_EDITS_LAND
     }
 
 
