@@ -1,7 +1,7 @@
 """Errors bucketsync raises, classified by what the caller should do about them.
 
 Every error class bucketsync defines belongs in this one tree (a module's private ``_Name``,
-raised and caught inside it, aside; ``tests/unit/test_public_api.py`` names any still
+raised and caught inside it, aside; ``tests/unit/test_structure.py`` names any still
 defined elsewhere). The part of bucketsync that raises one is in parentheses:
 
     BucketSyncError

@@ -33,7 +33,8 @@ import pytest
 
 from bucketsync.aws.clients import Clients
 from bucketsync.local.emulator import Emulator
-from tests.chaos.run import Config, Run
+from tests.chaos.config import Config
+from tests.chaos.run import Run
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def rows_table(clients: Clients, names: StackNames) -> Iterator[str]:
     clients.dynamodb.create_table(**table_definition(table))
     yield table
     clients.dynamodb.delete_table(TableName=table)
+
+
+@pytest.fixture
+def routed(settings: Settings, rows_table: str) -> Settings:
+    """``settings`` routing ``data/**`` into ``rows_table``, CSV column ``n`` an int."""
+    routes = [{"match": "data/**", "table": rows_table, "csv": {"column_types": {"n": "int"}}}]
+    return settings.override(routes=json.dumps(routes))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A bucket to deploy onto (objects, another team's notification, routes) and the CLI at the
-emulator: shared by the deploy and operate tests."""
+emulator: shared by the deploy, destroy and operate tests."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ from bucketsync.settings import Settings
 PREFIX = "uploads/"
 OTHER_PREFIX = "other/"
 EXISTING = ("uploads/a.txt", "uploads/b.txt", "other/c.txt")
+
+
+def other_entry(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [q for q in config.get("QueueConfigurations", []) if q["Id"] == "another-team"]
 
 
 @dataclass

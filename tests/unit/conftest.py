@@ -9,6 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.unit.scripted_server import Script, serving
+
 
 @pytest.fixture
 def client() -> Any:
@@ -27,3 +29,19 @@ def stub(client: Any) -> Iterator[Stubber]:
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def service() -> Iterator[tuple[str, Script]]:
+    """A scripted HTTP server on loopback (``scripted_server.py``): its URL and its script."""
+    script = Script()
+    with serving(script) as url:
+        yield url, script
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, Script]]:
+    """A second server: where a redirect points, recording anything that reaches it."""
+    script = Script()
+    with serving(script) as url:
+        yield url, script
