@@ -95,7 +95,8 @@ class FakeWrites:
 
 
 class FakeAWS:
-    """Answers S3 HeadObject, DynamoDB writes and SQS receive/delete after ``latency``."""
+    """Answers S3 HeadObject, DynamoDB writes and SQS receive, delete, visibility and queue
+    attributes after ``latency``; any other call raises NotImplementedError, loudly."""
 
     def __init__(self, latency: float = 0.010, objects: Mapping[str, bytes] | None = None) -> None:
         self.latency = latency
@@ -162,6 +163,14 @@ class FakeAWS:
         return _response(
             request.url, json.dumps({"Messages": messages} if messages else {}).encode()
         )
+
+    def _sqs_GetQueueAttributes(self, request: Any) -> AWSResponse:
+        # The worker's heartbeat asks the queue's visibility timeout; no redrive policy (DLQ).
+        body = {"Attributes": {"VisibilityTimeout": "30"}}
+        return _response(request.url, json.dumps(body).encode())
+
+    def _sqs_ChangeMessageVisibilityBatch(self, request: Any) -> AWSResponse:
+        return self._sqs_DeleteMessageBatch(request)
 
     def _sqs_DeleteMessageBatch(self, request: Any) -> AWSResponse:
         entries = json.loads(request.body)["Entries"]
