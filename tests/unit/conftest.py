@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -11,6 +12,7 @@ from botocore.stub import Stubber
 
 from bucketsync.engine.pipeline import Engine
 from bucketsync.runtimes.worker import Worker
+from bucketsync.sinks.mirror import MirrorStore
 from tests.unit.fakes import FakeBucket
 from tests.unit.scripted_server import Script, serving
 from tests.unit.worker_pausing import QUEUE, Clock, FakeQueue, FaultySink, Rig, Schedule, Stop
@@ -49,6 +51,13 @@ def elsewhere() -> Iterator[tuple[str, Script]]:
     script = Script()
     with serving(script) as url:
         yield url, script
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MirrorStore]:
+    """A mirror store (SQLite) at ``tmp_path/state/state.sqlite``, closed afterwards."""
+    with MirrorStore(tmp_path / "state" / "state.sqlite") as opened:
+        yield opened
 
 
 @pytest.fixture
