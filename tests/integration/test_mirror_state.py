@@ -3,103 +3,27 @@
 The store is the only record of which files the mirror wrote: deleted under a running mirror
 it must be put back before the next batch (or at close); lost while the mirror was stopped, or
 corrupt, it is rebuilt from the directory and the bucket before any event is applied, adopting
-the files that hold their objects and removing those whose objects are gone. Also: a delete in
-a read-only mirror, and tombstones purged after their retention.
+the files that hold their objects and removing those whose objects are gone. A delete in a
+read-only mirror, and tombstones purged after their retention: ``test_mirror_deletes.py``.
 """
 
 from __future__ import annotations
 
-import array
-import fcntl
-import logging
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
-from botocore.awsrequest import AWSPreparedRequest
+from tests.integration.mirroring import STORE, MiB, Sinks, created, put, removed
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
 from bucketsync.engine.pipeline import Engine
-from bucketsync.engine.stamp import ObservationClock, sequencer_stamp
-from bucketsync.engine.state import ABSENT
-from bucketsync.engine.update import Outcome, Update
-from bucketsync.errors import Fault, SinkWriteError, StoreCorruptError, fault_of
+from bucketsync.engine.update import Outcome
+from bucketsync.errors import Fault, StoreCorruptError, fault_of
 from bucketsync.events import Change, ChangeKind
-from bucketsync.local.stack import StackNames
-from bucketsync.reconcile.mirror import full_sync, rebuild
+from bucketsync.reconcile.mirror import full_sync
 from bucketsync.sinks.mirror import MirrorSink, MirrorStore
 from bucketsync.sinks.mirror.paths import STATE_DIR
-
-CLOCK = ObservationClock()
-MiB = 1024 * 1024
-DAY = 86_400.0
-STORE = f"{STATE_DIR}/state.sqlite"
-
-
-@pytest.fixture
-def bucket(clients: Clients, names: StackNames) -> Iterator[str]:
-    clients.s3.create_bucket(Bucket=names.bucket)
-    yield names.bucket
-    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=names.bucket):
-        if doomed := [{"Key": obj["Key"]} for obj in page.get("Contents", [])]:
-            clients.s3.delete_objects(Bucket=names.bucket, Delete={"Objects": doomed})  # type: ignore[typeddict-item]
-    clients.s3.delete_bucket(Bucket=names.bucket)
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-class Sinks:
-    """Mirror sinks over one root, as a process would start them one after the other: each
-    handed reconcile's rebuild, as ``bucketsync.compose`` hands it, since these stores get lost."""
-
-    def __init__(self, clients: Clients, root: Path) -> None:
-        self.clients = clients
-        self.root = root
-        self.opened: list[MirrorSink] = []
-
-    def start(self, **options: Any) -> MirrorSink:
-        sink = MirrorSink(
-            self.clients.s3, self.root, concurrency=4, backoff=0.01, rebuild=rebuild, **options
-        )
-        self.opened.append(sink)
-        return sink
-
-
-@pytest.fixture
-def sinks(clients: Clients, root: Path) -> Iterator[Sinks]:
-    made = Sinks(clients, root)
-    yield made
-    for sink in made.opened:
-        sink.close()
-
-
-@pytest.fixture
-def gets(clients: Clients) -> list[str]:
-    """The key of every GetObject request the client sends from now on."""
-    keys: list[str] = []
-
-    def seen(request: AWSPreparedRequest, **_: Any) -> None:
-        keys.append(unquote(urlsplit(request.url).path).split("/", 2)[2])
-
-    clients.s3.meta.events.register("before-send.s3.GetObject", seen)
-    return keys
-
-
-def seq(n: int) -> str:
-    return sequencer_stamp(f"{n:016X}")
-
-
-def put(clients: Clients, bucket: str, key: str, body: bytes) -> None:
-    clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
 def put_in_parts(clients: Clients, bucket: str, key: str) -> bytes:
@@ -123,16 +47,6 @@ def put_in_parts(clients: Clients, bucket: str, key: str) -> bytes:
         MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
     )
     return b"".join(chunks)
-
-
-def created(clients: Clients, bucket: str, key: str) -> Update:
-    """The update the engine would make for ``key`` now (HeadObject's state)."""
-    seen = CLOCK.stamp()
-    return Update(bucket, key, S3ObjectSource(clients.s3).lookup(bucket, key), seen, (), seen)
-
-
-def removed(bucket: str, key: str, stamp: str | None = None) -> Update:
-    return Update(bucket, key, ABSENT, stamp or CLOCK.stamp(), ())
 
 
 def event(bucket: str, key: str, kind: ChangeKind, sequencer: int) -> Change:
@@ -327,103 +241,3 @@ def test_a_corrupt_store_fails_the_batch_as_ours_and_is_rebuilt_before_the_next(
     assert not (root / "a.txt").exists()
     sync = full_sync(sink, clients.s3, bucket)
     assert (sync.downloaded, sync.deleted, sync.failed, sync.untracked) == (0, 0, 0, 0)
-
-
-# -- a read-only mirror --------------------------------------------------------------------------
-
-_GET_FLAGS, _SET_FLAGS, _IMMUTABLE = 0x80086601, 0x40086602, 0x10  # linux/fs.h
-
-
-def _immutable(directory: Path, on: bool) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        flags = array.array("l", [0])
-        fcntl.ioctl(fd, _GET_FLAGS, flags)
-        flags[0] = flags[0] | _IMMUTABLE if on else flags[0] & ~_IMMUTABLE
-        fcntl.ioctl(fd, _SET_FLAGS, flags)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def read_only(directory: Path) -> Iterator[None]:
-    """chmod 555; as root (whom modes do not stop) also the immutable attribute."""
-    mode = directory.stat().st_mode
-    directory.chmod(0o555)
-    immutable = os.geteuid() == 0
-    if immutable:
-        try:
-            _immutable(directory, True)
-        except OSError as exc:
-            directory.chmod(mode)
-            pytest.skip(f"cannot make a directory read-only for root here: {exc}")
-    try:
-        yield
-    finally:
-        if immutable:
-            _immutable(directory, False)
-        directory.chmod(mode)
-
-
-def test_a_delete_in_a_read_only_mirror_fails_with_one_line_and_no_traceback(
-    clients: Clients, bucket: str, root: Path, sinks: Sinks, caplog: pytest.LogCaptureFixture
-) -> None:
-    # GIVEN a mirrored file in a directory that is read-only
-    sink = sinks.start()
-    put(clients, bucket, "docs/a.txt", b"a")
-    assert sink.apply([created(clients, bucket, "docs/a.txt")]) == [Outcome.APPLIED]
-    clients.s3.delete_object(Bucket=bucket, Key="docs/a.txt")
-    caplog.set_level(logging.DEBUG)
-    with read_only(root / "docs"):
-        # WHEN its object's delete is applied
-        [result] = sink.apply([removed(bucket, "docs/a.txt")])
-        # THEN the update fails with a handled error: one line saying which file and why,
-        # ours and lasting; no traceback logged; the file and its row stay, to be tried again
-        assert isinstance(result, SinkWriteError), repr(result)
-        assert "\n" not in str(result)
-        assert str(result).startswith("cannot remove docs/a.txt (s3://")
-        assert fault_of(result) is Fault.CONFIGURATION
-        assert [r.getMessage() for r in caplog.records if r.exc_info] == []
-        assert (root / "docs/a.txt").exists()
-        entry = sink.store.get("docs/a.txt")
-        assert entry is not None
-        assert entry.on_disk
-    # AND once the directory is writable again the delete goes through
-    assert sink.apply([removed(bucket, "docs/a.txt")]) == [Outcome.APPLIED]
-    assert not (root / "docs").exists()
-
-
-# -- tombstones ----------------------------------------------------------------------------------
-
-
-def test_tombstones_are_purged_after_their_retention_and_a_late_create_stays_out(
-    clients: Clients, bucket: str, root: Path, sinks: Sinks
-) -> None:
-    # GIVEN a mirror whose store's clock the test moves, tombstones kept 30 days (the default)
-    later = [0.0]
-    store = MirrorStore(root / STORE, clock=lambda: time.time() + later[0])
-    sink = sinks.start(store=store)
-    put(clients, bucket, "k.txt", b"first")
-    old = created(clients, bucket, "k.txt")
-    assert sink.apply([Update(bucket, "k.txt", old.state, seq(1), (), old.seen)]) == [
-        Outcome.APPLIED
-    ]
-    clients.s3.delete_object(Bucket=bucket, Key="k.txt")
-    assert sink.apply([removed(bucket, "k.txt", seq(3))]) == [Outcome.APPLIED]
-    assert store.stats()["tombstones"] == 1
-    put(clients, bucket, "other.txt", b"other")
-    # WHEN 29 days pass and a batch comes, THEN the tombstone is still kept
-    later[0] = 29 * DAY
-    assert sink.apply([created(clients, bucket, "other.txt")]) == [Outcome.APPLIED]
-    assert store.stats()["tombstones"] == 1
-    # WHEN 31 days have passed and a batch comes: a create older than the delete, arriving
-    # now (no queue keeps a message that long: SQS 14 days at most)
-    later[0] = 31 * DAY
-    late = Update(bucket, "k.txt", old.state, seq(2), (), old.seen)
-    # THEN the tombstone was purged before the batch, and the late create still cannot bring
-    # the file back: its download is conditional on the etag of an object that is gone
-    assert sink.apply([late]) == [Outcome.STALE]
-    assert store.stats()["tombstones"] == 0
-    assert not (root / "k.txt").exists()
-    sink.close()
-    store.close()

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.chaos.proxy import Fault, FaultProxy
+from tests.chaos.faults import Fault
+from tests.chaos.proxy import FaultProxy
 
 from bucketsync.aws.clients import Clients
 from bucketsync.engine.ordering import observed

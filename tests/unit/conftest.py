@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from bucketsync.engine.pipeline import Engine
+from bucketsync.runtimes.worker import Worker
+from bucketsync.sinks.mirror import MirrorStore
+from tests.unit.fakes import FakeBucket
 from tests.unit.scripted_server import Script, serving
+from tests.unit.worker_pausing import QUEUE, Clock, FakeQueue, FaultySink, Rig, Schedule, Stop
 
 
 @pytest.fixture
@@ -45,3 +51,33 @@ def elsewhere() -> Iterator[tuple[str, Script]]:
     script = Script()
     with serving(script) as url:
         yield url, script
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MirrorStore]:
+    """A mirror store (SQLite) at ``tmp_path/state/state.sqlite``, closed afterwards."""
+    with MirrorStore(tmp_path / "state" / "state.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def rig() -> Rig:
+    """A worker of one thread on the manual clock, its fake queue, faulty sink and schedule."""
+    clock = Clock()
+    queue = FakeQueue(clock)
+    sink = FaultySink()
+    bucket = FakeBucket()
+    schedule = Schedule()
+    worker = Worker(
+        Engine(bucket, [sink]),
+        cast(Any, queue),
+        QUEUE,
+        threads=1,
+        wait_time_seconds=0,
+        reconcile=cast(Any, schedule),
+        context="catalog table 'nope'",
+        clock=clock,
+    )
+    stop = Stop(clock)
+    stop.worker = worker
+    return Rig(clock, queue, sink, bucket, worker, stop, schedule)

@@ -24,7 +24,7 @@ from bucketsync.errors import (
     SinkWriteError,
 )
 from bucketsync.settings import Settings
-from tests.unit.test_settings_and_cli import run_main
+from tests.unit.configuring import run_main
 
 PLAIN = {"COLUMNS": "200", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 SECRETS = ("access_key_id", "secret_access_key", "api_token", "hmac_secret")
