@@ -4,6 +4,7 @@ one after the other over one root (``Sinks``, for the tests that lose their stor
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,26 @@ class Sinks:
         )
         self.opened.append(sink)
         return sink
+
+
+def put_in_parts(clients: Clients, bucket: str, key: str) -> bytes:
+    """An object uploaded in two parts: its etag is no MD5 of its bytes."""
+    s3 = clients.s3
+    chunks = [os.urandom(5 * MiB), os.urandom(1024)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = [
+        {
+            "PartNumber": n,
+            "ETag": s3.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=chunk
+            )["ETag"],
+        }
+        for n, chunk in enumerate(chunks, start=1)
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+    )
+    return b"".join(chunks)

@@ -21,7 +21,7 @@ from typing import Any, cast
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.httpsession import URLLib3Session
-from tests.integration.mirroring import MiB, created, put, temp_files
+from tests.integration.mirroring import MiB, created, put, put_in_parts, temp_files
 
 from bucketsync.aws.clients import Clients
 from bucketsync.engine.update import Outcome
@@ -176,30 +176,14 @@ def test_a_multipart_object_mirrors_and_is_not_called_corrupt(
     clients: Clients, bucket: str, sink: MirrorSink, root: Path
 ) -> None:
     # GIVEN an object uploaded in two parts: its etag is not an MD5 of the bytes
-    s3, key = clients.s3, "parts.bin"
-    parts_data = [os.urandom(5 * MiB), os.urandom(1024)]
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    parts = [
-        {
-            "PartNumber": n,
-            "ETag": s3.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=data
-            )["ETag"],
-        }
-        for n, data in enumerate(parts_data, start=1)
-    ]
-    s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key=key,
-        UploadId=upload,
-        MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-    )
+    key = "parts.bin"
+    body = put_in_parts(clients, bucket, key)
     update = created(clients, bucket, key)
     assert update.state.etag is not None
     assert update.state.etag.endswith("-2")
     # WHEN it is mirrored THEN it is written whole, no corruption reported
     assert sink.apply([update]) == [Outcome.APPLIED]
-    assert (root / key).read_bytes() == b"".join(parts_data)
+    assert (root / key).read_bytes() == body
 
 
 def test_a_large_object_streams_through_a_small_buffer(

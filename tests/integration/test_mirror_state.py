@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.integration.mirroring import STORE, MiB, Sinks, created, put, removed
+from tests.integration.mirroring import STORE, Sinks, created, put, put_in_parts, removed
 
 from bucketsync.aws.clients import Clients
 from bucketsync.aws.s3 import S3ObjectSource
@@ -24,29 +24,6 @@ from bucketsync.events import Change, ChangeKind
 from bucketsync.reconcile.mirror import full_sync
 from bucketsync.sinks.mirror import MirrorSink, MirrorStore
 from bucketsync.sinks.mirror.paths import STATE_DIR
-
-
-def put_in_parts(clients: Clients, bucket: str, key: str) -> bytes:
-    """An object uploaded in two parts: its etag is no MD5 of its bytes."""
-    s3 = clients.s3
-    chunks = [os.urandom(5 * MiB), os.urandom(1024)]
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    parts = [
-        {
-            "PartNumber": n,
-            "ETag": s3.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=chunk
-            )["ETag"],
-        }
-        for n, chunk in enumerate(chunks, start=1)
-    ]
-    s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key=key,
-        UploadId=upload,
-        MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-    )
-    return b"".join(chunks)
 
 
 def event(bucket: str, key: str, kind: ChangeKind, sequencer: int) -> Change:
