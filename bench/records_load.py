@@ -46,10 +46,10 @@ from bucketsync.aws.request_counter import RequestCounter
 from bucketsync.engine.stamp import ObservationClock
 from bucketsync.local.emulator import Emulator, emulator_settings, settings_for
 from bucketsync.settings import Settings
+from bucketsync.sinks.records.job import LoadOutcome
 from bucketsync.sinks.records.layout import ROW_PREFIX, file_partition
 from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.manifest import ManifestStore
-from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import RESERVED, Target
 from bucketsync.sinks.tables import table_definition
 

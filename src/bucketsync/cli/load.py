@@ -38,8 +38,7 @@ from bucketsync.engine.state import ObjectState
 from bucketsync.errors import ConfigurationError
 from bucketsync.settings import Settings
 from bucketsync.sinks.records.formats import FormatOptions
-from bucketsync.sinks.records.job import LoadReport
-from bucketsync.sinks.records.report import LoadOutcome
+from bucketsync.sinks.records.job import LoadOutcome, LoadReport
 from bucketsync.sinks.records.target import Target
 from bucketsync.sinks.tables import PK, SK
 

@@ -1,6 +1,7 @@
 """One version's load in progress: its settings, its report so far, the body it reads.
 
-``LoadReport`` is what a load (or a dry run, or a delete) answers; ``Job`` is what the steps of
+``LoadReport`` is what a load (or a dry run, or a delete) answers, ``LoadOutcome`` what it
+came to; ``Job`` is what the steps of
 one load share (``entries`` opens its body, ``rows`` fills its report, ``checkpoints`` saves it).
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bucketsync.aws.batch_write import BatchResult
 from bucketsync.sinks.records.manifest import MAX_REPORTED_ERRORS, ManifestStore
-from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ class Tuning:
     deadline_margin: float = 15.0  # kept to flush and checkpoint before Lambda stops
     in_flight: int = 4
     tombstone_ttl_days: float = 30.0
+
+
+class LoadOutcome(StrEnum):
+    """What one load of a file into a table came to. A string, as in the error report's JSON;
+    the records sink folds a file's loads (one per table) into the engine's ``Outcome``."""
+
+    APPLIED = "applied"  # this version's rows are the table's current generation
+    STALE = "stale"  # a newer version is loaded, or on its way
+    REJECTED = "rejected"  # the file cannot be parsed at all: recorded, not retried
+    CONFIRM = "confirm"  # look the object up, then load again (engine.ordering)
+    VALIDATED = "validated"  # a dry run: read and checked, nothing written
 
 
 @dataclass(slots=True)

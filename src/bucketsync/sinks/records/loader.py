@@ -26,8 +26,7 @@ from bucketsync.sinks.records.checkpoints import EveryRow, ManifestCheckpoints
 from bucketsync.sinks.records.claims import Claim, ClaimKind
 from bucketsync.sinks.records.entries import FROM_THE_START, open_entries
 from bucketsync.sinks.records.formats import Start
-from bucketsync.sinks.records.job import Job, LoadReport, Progress, Tuning
-from bucketsync.sinks.records.report import LoadOutcome
+from bucketsync.sinks.records.job import Job, LoadOutcome, LoadReport, Progress, Tuning
 from bucketsync.sinks.records.rows import write
 from bucketsync.sinks.records.sweep import sweep
 from bucketsync.sinks.records.target import Target

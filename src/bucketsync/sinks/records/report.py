@@ -1,30 +1,15 @@
-"""What one load came to (``LoadOutcome``, a ``LoadReport``'s ``outcome``), and its error
-report: its bad rows as JSON, published under a rule's ``errors_prefix``."""
+"""A load's error report: its bad rows as JSON, published under a rule's ``errors_prefix``."""
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bucketsync.aws.s3 import put_object
+from bucketsync.sinks.records.job import LoadReport
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-    # job.py takes LoadOutcome from here: importing its LoadReport for types only, no cycle
-    from bucketsync.sinks.records.job import LoadReport
-
-
-class LoadOutcome(StrEnum):
-    """What one load of a file into a table came to. A string, as in the error report's JSON;
-    the records sink folds a file's loads (one per table) into the engine's ``Outcome``."""
-
-    APPLIED = "applied"  # this version's rows are the table's current generation
-    STALE = "stale"  # a newer version is loaded, or on its way
-    REJECTED = "rejected"  # the file cannot be parsed at all: recorded, not retried
-    CONFIRM = "confirm"  # look the object up, then load again (engine.ordering)
-    VALIDATED = "validated"  # a dry run: read and checked, nothing written
 
 
 def error_report(bucket: str, key: str, report: LoadReport) -> bytes:

@@ -19,10 +19,9 @@ from bucketsync.errors import BucketSyncError
 from bucketsync.record_routes import Route, routes_for
 from bucketsync.sinks.records.formats import FormatOptions
 from bucketsync.sinks.records.index import manifests
-from bucketsync.sinks.records.job import LoadReport
+from bucketsync.sinks.records.job import LoadOutcome, LoadReport
 from bucketsync.sinks.records.loader import FileLoader
 from bucketsync.sinks.records.manifest import ManifestStore
-from bucketsync.sinks.records.report import LoadOutcome
 from bucketsync.sinks.records.target import Target
 
 log = logging.getLogger(__name__)
