@@ -3,7 +3,8 @@
 From the import graph of ``src/bucketsync`` (``import_graph.py``): ``local`` never imports the
 CLI; the composition module (``compose``) never imports a runtime; ``api`` imports only the faces
 of ``sinks``'s packages (``sinks.mirror``, never ``sinks.mirror.store``); only ``aws`` imports
-``botocore.exceptions``; the top-level subpackages import each other without a cycle. No module
+``botocore.exceptions``; the top-level subpackages import each other without a cycle, and no
+module imports itself around a loop (a package's face aside). No module
 of ``src/bucketsync``, ``tests`` or ``bench`` is over 420 lines: helpers, conftests and scripts
 included, none exempt. Every error class is defined in ``bucketsync.errors`` (a module's private
 ``_Name``, raised and caught inside it, aside), and that module's docstring draws each one.
@@ -163,6 +164,37 @@ def subpackage_cycles() -> Offenders:
             why = [edges[e] for e in sorted(edges) if e[0] in loop and e[1] in loop]
             cycles[" <-> ".join(loop)] = "; ".join(why)
     return cycles
+
+
+def module_cycles() -> Offenders:
+    """Modules that import each other around a loop, a package's face (``__init__``, which only
+    hands names on) aside: the loop is named by its members, the first import of it shown."""
+    graph = {
+        module: {n for n in imports_of(module) if n in MODULES and not MODULES[n][1]}
+        for module in MODULES
+        if not MODULES[module][1]
+    }
+    cycles: Offenders = {}
+    for start in sorted(graph):
+        # Every module that reaches back to ``start``, by a search from each of its imports.
+        back: set[str] = set()
+        for first in graph[start]:
+            seen, todo = {first}, [first]
+            while todo:
+                for nxt in graph.get(todo.pop(), set()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            if start in seen:
+                back.add(first)
+        if back:
+            loop = " <-> ".join(sorted({start, *back}))
+            cycles.setdefault(loop, f"{start} imports {sorted(back)[0]}, which leads back")
+    return cycles
+
+
+def test_no_module_import_loop() -> None:
+    assert module_cycles() == {}
 
 
 def test_the_structure_rules_read_modules_not_names() -> None:
