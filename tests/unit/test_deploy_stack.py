@@ -14,11 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bucketsync.aws.cloudwatch import LogEvent
+from bucketsync.aws.queues import BATCH, BATCH_BYTES, batches
 from bucketsync.aws.stacks import Stacks
 from bucketsync.deploy.stack import Request, notification_id, stack_name
 from bucketsync.errors import ConfigurationError
 from bucketsync.operate.logs import line
-from bucketsync.operate.redrive import BATCH_BYTES, _by_size, describe
+from bucketsync.operate.redrive import describe
 from bucketsync.record_routes import parse_routes
 
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
@@ -101,10 +102,11 @@ def message(body: str, n: int = 0) -> dict[str, Any]:
 @given(st.lists(st.integers(min_value=1, max_value=BATCH_BYTES), max_size=12))
 def test_redrive_batches_keep_order_and_stay_under_sqs_s_limit(sizes: list[int]) -> None:
     messages = [message("x" * size, n) for n, size in enumerate(sizes)]
-    batches = list(_by_size(messages))
-    assert [m for batch in batches for m in batch] == messages
-    for batch in batches:
+    found = list(batches(messages))
+    assert [m for batch in found for m in batch] == messages
+    for batch in found:
         assert len(batch) == 1 or sum(len(m["Body"]) for m in batch) <= BATCH_BYTES
+        assert len(batch) <= BATCH
 
 
 def test_a_dead_message_is_described_by_its_objects_or_why_it_is_not_one() -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 10  # the limit of SendMessageBatch, DeleteMessageBatch, ChangeMessageVisibilityBatch
+BATCH_BYTES = 262_144  # SendMessageBatch's limit on the sum of a batch's bodies
 # Where StartMessageMoveTask is missing, the plain queue calls do the same move.
 _NO_MOVE_TASKS = frozenset({"UnsupportedOperation", "InvalidAction", "UnknownOperationException"})
 
@@ -184,13 +185,17 @@ def receive(
     return [dict(m) for m in answer.get("Messages", [])]
 
 
-def send_copies(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -> set[str]:
-    """Send each message's body and attributes to ``queue_url``; the MessageIds that went."""
+def send_copies(
+    sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]], *, delay: int = 0
+) -> set[str]:
+    """Send each message's body and attributes to ``queue_url`` (``delay`` seconds hidden), in
+    one request: at most ten, ``BATCH_BYTES`` in all (``batches``); the MessageIds that went."""
     entries = [
         {
             "Id": str(n),
             "MessageBody": m["Body"],
             **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+            **({"DelaySeconds": delay} if delay else {}),
         }
         for n, m in enumerate(messages)
     ]
@@ -201,51 +206,68 @@ def send_copies(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any
     return {messages[int(ok["Id"])]["MessageId"] for ok in answer.get("Successful", [])}
 
 
-def delete(sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]) -> int:
-    """Delete ``messages`` (by receipt handle); how many SQS confirmed."""
+def delete(
+    sqs: SQSClient, queue_url: str, messages: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Delete ``messages`` (by receipt handle, at most ten); those SQS confirmed."""
     if not messages:
-        return 0
+        return []
     entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
     try:
         answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, f"DeleteMessageBatch {queue_url}") from exc
-    return len(answer.get("Successful", []))
+    return [messages[int(ok["Id"])] for ok in answer.get("Successful", [])]
+
+
+def batches(messages: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """``messages`` in order, in batches SendMessageBatch takes: ten at most, ``BATCH_BYTES``
+    of bodies at most (a single larger message alone)."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for message in messages:
+        length = len(message["Body"].encode())
+        if batch and (size + length > BATCH_BYTES or len(batch) == BATCH):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += length
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class Moved:
+    gone: list[dict[str, Any]]  # copied to the destination and deleted from the source
+    unsent: int  # SQS refused their copies: they stay in the source
+
+
+def move(
+    sqs: SQSClient,
+    messages: Sequence[dict[str, Any]],
+    *,
+    source_url: str,
+    to_url: str,
+    delay: int = 0,
+) -> Moved:
+    """Move received messages: send before delete. Each is copied to ``to_url`` (``delay``
+    seconds hidden) and only the originals whose copy SQS confirmed are deleted from
+    ``source_url``; a crash or an error in between duplicates a message, never loses it (the
+    sinks' ordering stamps make a duplicate harmless)."""
+    gone: list[dict[str, Any]] = []
+    unsent = 0
+    for batch in batches(messages):
+        sent = send_copies(sqs, to_url, batch, delay=delay)
+        went = [m for m in batch if m["MessageId"] in sent]
+        gone += delete(sqs, source_url, went)
+        unsent += len(batch) - len(went)
+    return Moved(gone, unsent)
 
 
 def receive_limit(sqs: SQSClient, queue_url: str) -> int | None:
     """The queue's redrive ``maxReceiveCount``: None without a DLQ."""
     policy = _attribute(sqs, queue_url, "RedrivePolicy")
     return int(json.loads(policy)["maxReceiveCount"]) if policy else None
-
-
-def send_again(
-    sqs: SQSClient, queue_url: str, messages: Sequence[tuple[str, str]], *, delay: int
-) -> set[str]:
-    """Send each (receipt handle, body) again as a new message, ``delay`` seconds hidden, then
-    delete the original; the handles whose original is gone. A copy sent whose original could
-    not be deleted is a duplicate, which every sink takes as one."""
-    renewed: set[str] = set()
-    for sent in _in_tens(
-        sqs.send_message_batch,
-        queue_url,
-        messages,
-        lambda message: {"MessageBody": message[1], "DelaySeconds": delay},
-        f"SendMessageBatch {queue_url}",
-    ):
-        if sent.error is not None:
-            raise sent.error
-        for deleted in _in_tens(
-            sqs.delete_message_batch,
-            queue_url,
-            [handle for handle, _ in sent.succeeded],
-            lambda handle: {"ReceiptHandle": handle},
-            f"DeleteMessageBatch {queue_url}",
-        ):
-            if deleted.error is not None:
-                raise deleted.error
-            renewed.update(deleted.succeeded)
-    return renewed
 
 
 def start_move(sqs: SQSClient, source_arn: str, destination_arn: str) -> str | None:

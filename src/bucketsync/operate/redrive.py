@@ -12,9 +12,9 @@ move itself; the emulator answers that call 500, so the plain queue calls do it 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bucketsync.aws import queues
 from bucketsync.errors import MalformedEventError
@@ -23,7 +23,6 @@ from bucketsync.events.envelopes import parse_message
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-BATCH_BYTES = 262_144  # SendMessageBatch's limit on the sum of a batch's bodies
 VISIBILITY = 120  # seconds a received dead message stays hidden while it is copied
 EMPTY_POLLS = 2  # long polls that come back empty before the DLQ is taken as drained
 TASK_POLL = 5.0
@@ -97,13 +96,11 @@ def redrive(
             continue
         empty = 0
         seen.update(m["MessageId"] for m in fresh)
-        for batch in _by_size(fresh):
-            sent = queues.send_copies(sqs, where.queue_url, batch)
+        for batch in queues.batches(fresh):
             # Only what SQS confirmed leaves the DLQ; the rest reappears there.
-            out.moved += queues.delete(
-                sqs, where.dlq_url, [m for m in batch if m["MessageId"] in sent]
-            )
-            out.failed += len(batch) - len(sent)
+            moved = queues.move(sqs, batch, source_url=where.dlq_url, to_url=where.queue_url)
+            out.moved += len(moved.gone)
+            out.failed += moved.unsent
             on_batch(out.moved)
     return out
 
@@ -121,17 +118,3 @@ def _follow(
                 out.failed = out.waiting - out.moved
             return out
         time.sleep(TASK_POLL)
-
-
-def _by_size(messages: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for message in messages:
-        length = len(message["Body"].encode())
-        if batch and size + length > BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-        batch.append(message)
-        size += length
-    if batch:
-        yield batch

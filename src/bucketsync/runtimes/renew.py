@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bucketsync.aws.queues import receive_limit, send_again
+from bucketsync.aws.queues import move, receive_limit
 from bucketsync.errors import BucketSyncError
 
 if TYPE_CHECKING:
@@ -54,20 +54,27 @@ class Renewal:
         limit = self.limit()
         return limit is not None and receives >= max(2, limit - 1)
 
-    def renew(self, messages: Sequence[tuple[str, str]]) -> set[str]:
-        """Send each (receipt handle, body) again; the handles renewed (the rest stay held)."""
+    def renew(self, messages: Sequence[dict[str, Any]]) -> set[str]:
+        """Send each (received) message again, fresh; the receipt handles of those renewed
+        (the rest stay held)."""
         if not messages:
             return set()
         try:
-            renewed = send_again(self.sqs, self.queue_url, messages, delay=self.delay)
+            moved = move(
+                self.sqs,
+                messages,
+                source_url=self.queue_url,
+                to_url=self.queue_url,
+                delay=self.delay,
+            )
         except BucketSyncError as exc:
             log.warning("%d held message(s) not renewed, kept held: %s", len(messages), exc)
             return set()
-        if renewed:
+        if moved.gone:
             log.warning(
                 "%d held message(s) near the DLQ's %s receives sent again, fresh, in %d s",
-                len(renewed),
+                len(moved.gone),
                 self._limit,
                 self.delay,
             )
-        return renewed
+        return {m["ReceiptHandle"] for m in moved.gone}

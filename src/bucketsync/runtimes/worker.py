@@ -257,7 +257,7 @@ class Worker(PartialBatch[SqsMessage]):
         # Out of sight (the heartbeat) and tried again by this worker: no receive is spent,
         # while it lives. One death away from the DLQ, a message is sent again, fresh.
         due = [m for m in kept if self.renewal.due(self._receives(m))]
-        renewed = self.renewal.renew([(m["ReceiptHandle"], self._body(m)) for m in due])
+        renewed = self.renewal.renew(due)
         self._beat().untrack(renewed)
         with self._lock:
             self._held.extend(m for m in kept if m["ReceiptHandle"] not in renewed)
