@@ -24,7 +24,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MARK = "user.bucketsync.key"
-_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def mark(fd: int, key: str) -> None:
@@ -34,18 +33,6 @@ def mark(fd: int, key: str) -> None:
         os.setxattr(fd, MARK, key.encode("utf-8", "surrogatepass"))
     except OSError as exc:  # unsupported here, or no room for attributes: the mark is a bonus
         log.debug("cannot mark the file for %r: %s", key, exc)
-
-
-def mark_path(path: Path, key: str) -> None:
-    """``mark`` the file at ``path``, not following a link."""
-    try:
-        fd = os.open(path, _FILE)
-    except OSError:
-        return
-    try:
-        mark(fd, key)
-    finally:
-        os.close(fd)
 
 
 def marked_key(path: Path) -> str | None:
